@@ -1,0 +1,131 @@
+/// A decoded point value, scale factor applied.
+public enum PointValue: Sendable, Hashable {
+    /// Not implemented, not captured, or not computable.
+    case null
+    /// A signed integer (int16...int64, sunssf).
+    case int(Int64)
+    /// An unsigned integer (uint16...uint64, count, acc, enum, bitfield).
+    case uint(UInt64)
+    /// An integer with its scale factor applied, kept exact.
+    case decimal(ExactDecimal)
+    /// A float32 point.
+    case float32(Float)
+    /// A float64 point.
+    case float64(Double)
+    /// A string, ipaddr, ipv6addr or eui48 point.
+    case string(String)
+
+    /// The value as a Double, for numbers.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let v): Double(v)
+        case .uint(let v): Double(v)
+        case .decimal(let d): d.doubleValue
+        case .float32(let f): Double(f)
+        case .float64(let d): d
+        case .null, .string: nil
+        }
+    }
+
+    /// The value as an Int64, for integers that fit.
+    public var intValue: Int64? {
+        switch self {
+        case .int(let v): v
+        case .uint(let v): v <= UInt64(Int64.max) ? Int64(v) : nil
+        default: nil
+        }
+    }
+}
+
+/// An exact decimal: `(negative ? -1 : 1) * magnitude * 10^exponent`.
+public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
+    /// The absolute value of the raw register value.
+    public let magnitude: UInt64
+    /// Whether the value is negative.
+    public let negative: Bool
+    /// The power of ten (the scale factor).
+    public let exponent: Int
+
+    /// Creates `raw * 10^exponent`.
+    public init(_ raw: Int64, exponent: Int) {
+        self.magnitude = raw.magnitude
+        self.negative = raw < 0
+        self.exponent = exponent
+    }
+
+    /// Creates `raw * 10^exponent` for an unsigned raw value.
+    public init(_ raw: UInt64, exponent: Int) {
+        self.magnitude = raw
+        self.negative = false
+        self.exponent = exponent
+    }
+
+    /// The nearest Double.
+    public var doubleValue: Double {
+        var v = Double(magnitude)
+        if exponent >= 0 {
+            for _ in 0..<exponent { v *= 10 }
+        } else {
+            var d = 1.0
+            for _ in 0..<(-exponent) { d *= 10 }
+            v /= d
+        }
+        return negative ? -v : v
+    }
+
+    /// The exact decimal text, without trailing fraction zeros (`55.3`, `-0.005`, `55300`).
+    public var description: String {
+        var bytes: [UInt8] = []
+        appendText(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the exact decimal text as UTF-8.
+    public func appendText(to out: inout [UInt8]) {
+        if magnitude == 0 {
+            out.append(UInt8(ascii: "0"))
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buf in
+            var m = magnitude
+            while m > 0 {
+                buf[19 - count] = UInt8(ascii: "0") + UInt8(m % 10)
+                m /= 10
+                count += 1
+            }
+            let first = 20 - count
+            if negative { out.append(UInt8(ascii: "-")) }
+            if exponent >= 0 {
+                out.append(contentsOf: buf[first..<20])
+                for _ in 0..<exponent { out.append(UInt8(ascii: "0")) }
+                return
+            }
+            let fraction = -exponent
+            // Trim trailing zeros of the fraction.
+            var last = 19
+            var kept = fraction
+            while kept > 0 && last >= first && buf[last] == UInt8(ascii: "0") {
+                last -= 1
+                kept -= 1
+            }
+            let integerDigits = count - fraction
+            if integerDigits > 0 {
+                out.append(contentsOf: buf[first..<(first + integerDigits)])
+            } else {
+                out.append(UInt8(ascii: "0"))
+            }
+            guard kept > 0 else { return }
+            out.append(UInt8(ascii: "."))
+            if integerDigits < 0 {
+                for _ in 0..<(-integerDigits) { out.append(UInt8(ascii: "0")) }
+                out.append(contentsOf: buf[first...last])
+            } else {
+                out.append(contentsOf: buf[(first + integerDigits)...last])
+            }
+        }
+    }
+}

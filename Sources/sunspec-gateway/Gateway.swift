@@ -1,0 +1,18 @@
+import ArgumentParser
+
+/// The `sunspec-gateway` command line.
+@main
+struct Gateway: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "sunspec-gateway",
+        abstract: "Decode, poll and republish SunSpec devices (battery inverters, storage systems) over Modbus.",
+        discussion: """
+            Exit status: 0 success; 64 usage error; 65 bad input data (capture, model file); \
+            66 input file missing; 74 output error.
+            """,
+        version: version,
+        subcommands: [Decode.self, Models.self]
+    )
+}
