@@ -83,7 +83,7 @@ public enum CaptureJSON {
         do {
             doc = try JSONDecoder().decode(Document.self, from: data)
         } catch let error as DecodingError {
-            throw CaptureError(location, JSONErrorText.describe(error))
+            throw CaptureError(location, JSONErrorText.describe(error, in: data))
         } catch {
             throw CaptureError(location, "not JSON: \(error)")
         }
@@ -152,36 +152,5 @@ public enum CaptureJSON {
             bytes[first.range.upperBound - 1] == UInt8(ascii: "}")
         else { return false }
         return (try? JSONSerialization.jsonObject(with: Data(bytes[first.range]))) != nil
-    }
-}
-
-/// One-line descriptions of JSON decoding errors, naming the key path.
-enum JSONErrorText {
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            var p = ""
-            for key in context.codingPath {
-                if let i = key.intValue { p += "[\(i)]" } else { p += p.isEmpty ? key.stringValue : ".\(key.stringValue)" }
-            }
-            return p.isEmpty ? "top level" : p
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let p = path(context)
-            return p == "top level" ? "missing key '\(key.stringValue)'" : "\(p): missing key '\(key.stringValue)'"
-        case .typeMismatch(let type, let context):
-            return "\(path(context)): expected \(type == Int.self ? "an integer" : type == String.self ? "a string" : "\(type)")"
-        case .valueNotFound(_, let context):
-            return "\(path(context)): value is null"
-        case .dataCorrupted(let context):
-            if let underlying = context.underlyingError as NSError?,
-                let detail = underlying.userInfo[NSDebugDescriptionErrorKey] as? String
-            {
-                return "invalid JSON: \(detail)"
-            }
-            return "\(path(context)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }

@@ -11,7 +11,9 @@ public enum ModelDecoder {
         var offset = 0
         var ancestors: [[PointValue]] = []
         let values = context.decodeGroup(definition.group, offset: &offset, ancestors: &ancestors)
-        if offset < context.limit && !context.truncated {
+        if context.truncated {
+            context.errors.append("L=\(length) is shorter than the \(offset - 2) registers the definition lays out; points past it are null")
+        } else if offset < context.limit {
             context.errors.append(
                 "L=\(length) is longer than the \(offset - 2) registers the definition lays out; the \(context.limit - offset) after them are ignored")
         }
@@ -76,10 +78,7 @@ private struct Context {
                 points[i] = PointDecoding.decode(point.type, regs, at, point.size)
             }
         }
-        if cutShort && !truncated {
-            truncated = true
-            errors.append("L=\(limit - 2) is shorter than the definition; points past it are null")
-        }
+        if cutShort { truncated = true }
         offset = start + group.pointsLength
         applyScaleFactors(group, &points, ancestors)
         var groups: [[GroupValues]] = []
@@ -183,7 +182,7 @@ private struct Context {
     static func scale(_ value: PointValue, _ exponent: Int) -> PointValue {
         switch value {
         case .int(let raw): return .decimal(ExactDecimal(raw, exponent: exponent))
-        case .uint(let raw): return .decimal(ExactDecimal(raw, exponent: exponent))
+        case .uint(let raw): return .decimal(ExactDecimal(unsigned: raw, exponent: exponent))
         case .float32(let f): return exponent == 0 ? value : .float64(Double(f) * pow10(exponent))
         case .float64(let d): return exponent == 0 ? value : .float64(d * pow10(exponent))
         default: return value

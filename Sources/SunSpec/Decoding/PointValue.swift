@@ -54,7 +54,7 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Creates `raw * 10^exponent` for an unsigned raw value.
-    public init(_ raw: UInt64, exponent: Int) {
+    public init(unsigned raw: UInt64, exponent: Int) {
         self.magnitude = raw
         self.negative = false
         self.exponent = exponent

@@ -7,7 +7,7 @@ extension ModelDefinition {
         do {
             file = try JSONDecoder().decode(OfficialModelFile.self, from: data)
         } catch let error as DecodingError {
-            throw DefinitionError(Self.describe(error))
+            throw DefinitionError(JSONErrorText.describe(error, in: data))
         } catch {
             throw DefinitionError("not a SunSpec model definition: \(error)")
         }
@@ -16,26 +16,6 @@ extension ModelDefinition {
         }
         let group = try file.group.definition(path: "group", modelID: file.id)
         try self.init(id: file.id, group: group)
-    }
-
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            let p = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return p.isEmpty ? "top level" : String(p.drop { $0 == "." })
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return "\(path(context)): missing key '\(key.stringValue)'"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(path(context)): \(context.debugDescription)"
-        case .dataCorrupted(let context):
-            if let underlying = context.underlyingError {
-                return "invalid JSON: \(underlying.localizedDescription)"
-            }
-            return "\(path(context)): \(context.debugDescription)"
-        @unknown default:
-            return "\(error)"
-        }
     }
 }
 

@@ -1,0 +1,66 @@
+# sunspec-gateway: the two commands of the quick start are `make demo` and `make test`.
+SWIFT ?= swift
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+GATEWAY_DEBUG := .build/debug/sunspec-gateway
+GATEWAY_RELEASE := .build/release/sunspec-gateway
+APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build release demo test unit interop deps venv bench fuzz models clean
+
+all: build
+
+## Install what is missing: the Debian packages (libmodbus-dev, socat, mbpoll).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+## The Python venv of the interop suites (pysunspec2, pymodbus).
+venv: $(VENV)/.done
+$(VENV)/.done: Tests/Interop/requirements.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/Interop/requirements.txt
+	touch $@
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## Decode the bundled battery-inverter capture and print its readings.
+demo: build
+	$(GATEWAY_DEBUG) decode Fixtures/battery-inverter.json
+
+## Every test: Swift unit and CLI tests, then the interop suite against pysunspec2.
+test: deps venv
+	$(SWIFT) build
+	$(SWIFT) test
+	$(MAKE) interop
+
+unit: deps
+	$(SWIFT) test
+
+interop: venv
+	$(PYTHON) Tests/Interop/decode_interop.py --gateway $(GATEWAY_DEBUG)
+	$(PYTHON) Tests/Interop/formats_interop.py --gateway $(GATEWAY_DEBUG)
+
+## Benchmarks beside pysunspec2 (a benchmark, not a timed test).
+bench: release venv
+	$(SWIFT) build -c release --product sunspec-bench
+	bench/run.sh $(PYTHON)
+
+## libFuzzer targets over the decoder and each capture reader.
+fuzz:
+	fuzz/run.sh
+
+## Regenerate the built-in model definitions from the installed pysunspec2.
+models: venv
+	$(PYTHON) scripts/import_models.py
+
+clean:
+	rm -rf .build $(VENV)
