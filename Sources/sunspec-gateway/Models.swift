@@ -29,7 +29,7 @@ struct Models: ParsableCommand {
             throw ExitStatus.dataError
         }
         print("model \(model.id) \(model.name)\(model.label.map { ": \($0)" } ?? "") (L = \(lengthText(model)))")
-        print(pad("OFFSET", 8) + pad("POINT", 30) + pad("TYPE", 11) + pad("SIZE", 5) + pad("UNITS", 9) + pad("SF", 14) + pad("ACCESS", 7) + "M/S")
+        print(pad("OFFSET", 8) + pad("POINT", 30) + pad("TYPE", 11) + pad("SIZE", 5) + pad("UNITS", 9) + pad("SF", 18) + pad("ACCESS", 7) + "M/S")
         show(model.group, indent: "", start: 0)
     }
 
@@ -43,7 +43,7 @@ struct Models: ParsableCommand {
             }
             let flags = (point.mandatory ? "M" : "O") + (point.isStatic ? "S" : "")
             print(pad("\(indent)\(offset)", 8) + pad(indent + point.name, 30) + pad(point.type.rawValue, 11) + pad("\(point.size)", 5)
-                + pad(point.units ?? "", 9) + pad(sf, 14) + pad(point.access.rawValue, 7) + flags)
+                + pad(point.units ?? "", 9) + pad(sf, 18) + pad(point.access.rawValue, 7) + flags)
         }
         for sub in group.groups {
             let repeats: String = switch sub.count {
