@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sunspec-gateway", targets: ["sunspec-gateway"]),
+        .executable(name: "sunspec-bench", targets: ["sunspec-bench"]),
         .library(name: "SunSpec", targets: ["SunSpec"]),
         .library(name: "Captures", targets: ["Captures"]),
     ],
@@ -30,6 +31,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(name: "sunspec-bench", dependencies: ["SunSpec", "Captures"]),
         .testTarget(name: "SunSpecTests", dependencies: ["SunSpec"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "SunSpec"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["sunspec-gateway"]),

@@ -1,4 +1,3 @@
-import Foundation
 import SunSpec
 
 /// The project's own capture format, one JSON document, or one per line (`.jsonl`).
@@ -15,11 +14,11 @@ public enum CaptureJSON {
         let lines = splitLines(bytes)
         let nonEmpty = lines.filter { !$0.range.isEmpty }
         // One document (possibly pretty-printed over several lines) or JSON Lines.
-        if nonEmpty.count > 1, isJSONLines(bytes, nonEmpty) {
+        if nonEmpty.count > 1, isJSONLines(bytes, nonEmpty, name: name) {
             var errors: [CaptureError] = []
             for line in nonEmpty {
                 do {
-                    body(try parse(Data(bytes[line.range]), location: "\(name):\(line.number)"))
+                    body(try parse(bytes[line.range], location: "\(name):\(line.number)"))
                 } catch {
                     errors.append(error)
                 }
@@ -27,7 +26,7 @@ public enum CaptureJSON {
             return errors
         }
         do {
-            body(try parse(Data(bytes), location: name))
+            body(try parse(bytes[...], location: name))
             return []
         } catch {
             return [error]
@@ -63,52 +62,40 @@ public enum CaptureJSON {
 
     // MARK: - Parsing
 
-    private struct Document: Decodable {
-        let format: String
-        let version: Int
-        let captured: String?
-        let device: String?
-        let unit: Int?
-        let blocks: [Block]
-    }
-
-    private struct Block: Decodable {
-        let start: Int
-        let function: Int?
-        let registers: [Int?]
-    }
-
-    static func parse(_ data: Data, location: String) throws(CaptureError) -> Capture {
-        let doc: Document
+    static func parse(_ bytes: ArraySlice<UInt8>, location: String) throws(CaptureError) -> Capture {
+        let doc: CaptureDocumentParser.Document
         do {
-            doc = try JSONDecoder().decode(Document.self, from: data)
-        } catch let error as DecodingError {
-            throw CaptureError(location, JSONErrorText.describe(error, in: data))
+            doc = try CaptureDocumentParser.parse(bytes)
         } catch {
-            throw CaptureError(location, "not JSON: \(error)")
+            throw CaptureError(location, "offset \(error.offset): \(error.message)")
         }
-        guard doc.format == formatName else {
-            throw CaptureError(location, "format is '\(doc.format)', expected '\(formatName)'")
+        guard let format = doc.format else { throw CaptureError(location, "missing key 'format'") }
+        guard let version = doc.version else { throw CaptureError(location, "missing key 'version'") }
+        guard let blocks = doc.blocks else { throw CaptureError(location, "missing key 'blocks'") }
+        guard format == formatName else {
+            throw CaptureError(location, "format is '\(format)', expected '\(formatName)'")
         }
-        guard doc.version == 1 else {
-            throw CaptureError(location, "capture version \(doc.version) is not supported (expected 1)")
+        guard version == 1 else {
+            throw CaptureError(location, "capture version \(version) is not supported (expected 1)")
         }
         var image = RegisterImage()
-        for (b, block) in doc.blocks.enumerated() {
-            guard (0...65535).contains(block.start), block.start + block.registers.count <= 65536 else {
-                throw CaptureError(location, "blocks[\(b)]: start \(block.start) with \(block.registers.count) registers is outside 0...65535")
+        for (b, block) in blocks.enumerated() {
+            guard let start = block.start else { throw CaptureError(location, "blocks[\(b)]: missing key 'start'") }
+            guard let registers = block.registers else { throw CaptureError(location, "blocks[\(b)]: missing key 'registers'") }
+            guard (0...65535).contains(start), start + registers.count <= 65536 else {
+                throw CaptureError(location, "blocks[\(b)]: start \(start) with \(registers.count) registers is outside 0...65535")
             }
             if let f = block.function, f != 3 && f != 4 {
                 throw CaptureError(location, "blocks[\(b)]: function \(f) is not 3 (holding) or 4 (input)")
             }
             var run: [UInt16] = []
-            var runStart = block.start
-            run.reserveCapacity(block.registers.count)
-            for (i, r) in block.registers.enumerated() {
+            var runStart = start
+            run.reserveCapacity(registers.count)
+            for (i, r) in registers.enumerated() {
                 guard let r else {
                     image.insert(RegisterImage.Block(start: runStart, registers: run))
                     run = []
-                    runStart = block.start + i + 1
+                    runStart = start + i + 1
                     continue
                 }
                 guard (-32768...65535).contains(r) else {
@@ -146,11 +133,10 @@ public enum CaptureJSON {
         return lo..<hi
     }
 
-    /// JSON Lines when every non-empty line starts with `{` and ends with `}` and the first is a whole document.
-    private static func isJSONLines(_ bytes: [UInt8], _ lines: [Line]) -> Bool {
-        guard let first = lines.first, bytes[first.range.lowerBound] == UInt8(ascii: "{"),
-            bytes[first.range.upperBound - 1] == UInt8(ascii: "}")
-        else { return false }
-        return (try? JSONSerialization.jsonObject(with: Data(bytes[first.range]))) != nil
+    /// JSON Lines when the file is named so, or its first line is a whole capture on its own.
+    private static func isJSONLines(_ bytes: [UInt8], _ lines: [Line], name: String) -> Bool {
+        if name.hasSuffix(".jsonl") || name.hasSuffix(".ndjson") { return true }
+        guard let first = lines.first else { return false }
+        return (try? CaptureDocumentParser.parse(bytes[first.range])) != nil
     }
 }
