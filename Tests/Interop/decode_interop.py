@@ -13,7 +13,7 @@ pysunspec2 decodes has a record from the gateway and the gateway exited 0; 1 oth
 usage/setup errors.
 
     decode_interop.py --gateway PATH [--seed N] [--per-model K] [--workdir DIR]
-                      [--models ID,ID,...] [--show N] [--json-report FILE]
+                      [--models ID,ID,...] [--show N] [--json-report FILE] [--quiet]
 
 Run it with the Python that has pysunspec2 installed (Tests/Interop/requirements.txt).
 """
@@ -844,6 +844,7 @@ def main(argv=None):
     ap.add_argument("--show", type=int, default=5, help="mismatches shown per model (default 5)")
     ap.add_argument("--timeout", type=float, default=900, help="gateway run timeout in seconds")
     ap.add_argument("--json-report", help="also write a machine-readable report here")
+    ap.add_argument("-q", "--quiet", action="store_true", help="print only the summary line when passing")
     args = ap.parse_args(argv)
 
     defs = load_model_defs()
@@ -921,24 +922,29 @@ def main(argv=None):
         compare_group(shape, rec.get("values", MISSING), theirs, regs, st, ctx, [])
 
     # 4. report
+    report = []
+
+    def say(*a):
+        report.append(" ".join(str(x) for x in a))
+
     total = collections.Counter()
     kinds_total = collections.Counter()
     failed_models = []
-    print("sunspec-gateway decode vs pysunspec2 %s  seed=%d per-model=%d  workdir=%s"
+    say("sunspec-gateway decode vs pysunspec2 %s  seed=%d per-model=%d  workdir=%s"
           % (pysunspec2_version(), args.seed, args.per_model, workdir))
-    print("gateway: %s  exit=%s  %.1fs  stdout records: %d readings, %d other, %d unparsable lines"
+    say("gateway: %s  exit=%s  %.1fs  stdout records: %d readings, %d other, %d unparsable lines"
           % (args.gateway, rc, elapsed, sum(len(v) for v in records.values()),
              sum(len(v) for v in others.values()), len(bad_lines)))
     for n, why, line in bad_lines[:5]:
-        print("  unparsable line %d (%s): %s" % (n, why, line))
+        say("  unparsable line %d (%s): %s" % (n, why, line))
     if rc != 0:
         with open(err_path, "rb") as f:
             tail = f.read()[-1500:].decode("utf-8", "replace")
-        print("  gateway stderr (tail):\n    " + tail.replace("\n", "\n    "))
-    print()
+        say("  gateway stderr (tail):\n    " + tail.replace("\n", "\n    "))
+    say()
     hdr = "%7s %6s %9s %9s %s %9s %s" % ("model", "images", "compared", "equal",
                                          " ".join("%5s" % k.split("-")[0] for k in KINDS), "mismatch", "")
-    print(hdr)
+    say(hdr)
     for mid, st in stats.items():
         nmis = len(st.mismatches)
         flag = ""
@@ -947,7 +953,7 @@ def main(argv=None):
             flag = "FAIL" + (" (%d images not output)" % st.missing if st.missing else "")
         if st.ref_failed:
             flag += " [pysunspec2 failed on %d images]" % st.ref_failed
-        print("%7d %6d %9d %9d %s %9d %s" % (mid, st.images, st.compared, st.equal,
+        say("%7d %6d %9d %9d %s %9d %s" % (mid, st.images, st.compared, st.equal,
                                              " ".join("%5d" % st.kinds[k] for k in KINDS), nmis, flag))
         total["compared"] += st.compared
         total["equal"] += st.equal
@@ -956,42 +962,42 @@ def main(argv=None):
         total["ref_failed"] += st.ref_failed
         total["images"] += st.images
         kinds_total.update(st.kinds)
-    print()
-    print("documented differences by kind:")
+    say()
+    say("documented differences by kind:")
     for k in KINDS:
         ex = next((st.kind_examples[k] for st in stats.values() if k in st.kind_examples), None)
         exs = ("  e.g. %s %s: ours %s, pysunspec2 %s, raw %s"
                % (ex["device"], ex["path"], fmt(ex["ours"]), fmt(ex["theirs"]), ex["raw"])) if ex else ""
-        print("  %-22s %8d%s" % (k, kinds_total[k], exs))
+        say("  %-22s %8d%s" % (k, kinds_total[k], exs))
     ref_notes = [(mid, e) for mid, st in stats.items() for e in st.ref_errors]
     if ref_notes:
-        print()
-        print("pysunspec2 errors on generated images (%d; these point at the image generator):" % len(ref_notes))
+        say()
+        say("pysunspec2 errors on generated images (%d; these point at the image generator):" % len(ref_notes))
         for mid, e in ref_notes[:10]:
-            print("  %s" % e)
+            say("  %s" % e)
     our_notes = [e for st in stats.values() for e in st.our_errors]
     if our_notes:
-        print()
-        print("our records with 'errors' (%d; informational):" % len(our_notes))
+        say()
+        say("our records with 'errors' (%d; informational):" % len(our_notes))
         for e in our_notes[:10]:
-            print("  %s" % e)
+            say("  %s" % e)
     if failed_models:
-        print()
-        print("MISMATCHES (first %d per model):" % args.show)
+        say()
+        say("MISMATCHES (first %d per model):" % args.show)
         for mid in failed_models:
             st = stats[mid]
             for m in st.mismatches[:args.show]:
-                print("  model %d %s %s: ours %s, pysunspec2 %s -- %s%s"
+                say("  model %d %s %s: ours %s, pysunspec2 %s -- %s%s"
                       % (mid, m["device"], m["path"], fmt(m["ours"]), fmt(m["theirs"]), m["reason"],
                          ("; raw %s" % m["raw"]) if m.get("raw") else ""))
             if len(st.mismatches) > args.show:
-                print("  model %d: ... %d more" % (mid, len(st.mismatches) - args.show))
+                say("  model %d: ... %d more" % (mid, len(st.mismatches) - args.show))
         reasons = collections.Counter((m.get("type", ""), m["reason"]) for st in stats.values()
                                       for m in st.mismatches)
-        print()
-        print("mismatches by point type and reason:")
+        say()
+        say("mismatches by point type and reason:")
         for (t, r), n in reasons.most_common():
-            print("  %6d  %-10s %s" % (n, t or "-", r))
+            say("  %6d  %-10s %s" % (n, t or "-", r))
 
     if args.json_report:
         rep = {"seed": args.seed, "per_model": args.per_model, "gateway_exit": rc, "totals": dict(total),
@@ -1006,11 +1012,14 @@ def main(argv=None):
             json.dump(rep, f, indent=1, default=str)
 
     ok = not failed_models and rc == 0
-    print()
+    if not (args.quiet and ok):
+        print("\n".join(report))
+        print()
     print("%s: %d models, %d images, %d points compared, %d equal, %d documented differences (%s), "
           "%d mismatches, %d images not output%s"
-          % ("PASS" if ok else "FAIL" if rc == 0 else "FAIL (gateway exit %s)" % rc, len(stats), total["images"], total["compared"], total["equal"],
-             sum(kinds_total.values()), ", ".join("%s %d" % (k, kinds_total[k]) for k in KINDS if kinds_total[k]),
+          % ("PASS" if ok else "FAIL" if rc == 0 else "FAIL (gateway exit %s)" % rc, len(stats),
+             total["images"], total["compared"], total["equal"], sum(kinds_total.values()),
+             ", ".join("%s %d" % (k, kinds_total[k]) for k in KINDS if kinds_total[k]) or "none",
              total["mismatch"], total["missing"],
              (", pysunspec2 failed on %d images" % total["ref_failed"]) if total["ref_failed"] else ""))
     return 0 if ok else 1

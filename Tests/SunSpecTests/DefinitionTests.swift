@@ -35,7 +35,9 @@ struct DefinitionTests {
         #expect(module.name == "lithium_ion_string_module")
         #expect(module.count == .point("NMod"))
         #expect(module.pointsLength == 16)
-        #expect(module.countReference == PointReference(levelsUp: 1, index: try #require(model.group.pointIndex(named: "NMod"))))
+        #expect(module.countReference?.levelsUp == 1)
+        #expect(module.countReference?.index == model.group.pointIndex(named: "NMod"))
+        #expect(module.countReference?.offset == 3)
         let modSoC = try #require(module.pointIndex(named: "ModSoC"))
         guard case .point("SoC_SF", let ref?) = module.points[modSoC].scaleFactor else {
             Issue.record("ModSoC has no resolved scale factor")
@@ -58,13 +60,14 @@ struct DefinitionTests {
     @Test("a malformed definition names the problem")
     func malformed() {
         let cases: [(String, String)] = [
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int99","size":1}]}}"#, "unknown type 'int99'"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int16","size":1,"sf":"Nope"}]}}"#, "scale factor 'Nope'"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int32","size":1}]}}"#, "size 1 does not fit type int32"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int16","size":1},{"name":"A","type":"int16","size":1}]}}"#, "defined twice"),
+            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int99","size":1}]}}"#, "unknown type 'int99'"),
+            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int16","size":1,"sf":"Nope"}]}}"#, "scale factor 'Nope'"),
+            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int32","size":1}]}}"#, "size 1 does not fit type int32"),
+            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int16","size":1},{"name":"A","type":"int16","size":1}]}}"#, "defined twice"),
             (#"{"id":9000}"#, "missing key 'group'"),
+            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int16","size":1}]}}"#, "the first two points must be ID and L"),
             (#"{"id":9000,"group":"#, "invalid JSON"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[],"groups":[{"name":"g","type":"group","count":"N","points":[]}]}}"#, "count point 'N'"),
+            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1}],"groups":[{"name":"g","type":"group","count":"N","points":[]}]}}"#, "count point 'N'"),
         ]
         for (json, expected) in cases {
             let error = #expect(throws: DefinitionError.self) {

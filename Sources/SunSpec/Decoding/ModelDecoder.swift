@@ -7,21 +7,22 @@ public enum ModelDecoder {
     /// Decodes a model whose ID register is `window.values[0]`; `length` is L, and the window
     /// should hold `length + 2` registers (fewer are treated as not captured).
     public static func decode(_ definition: ModelDefinition, window: RegisterWindow, length: Int) -> DecodedModel {
-        var context = Context(window: window, limit: length + 2, modelID: definition.id)
-        var offset = 0
-        var ancestors: [[PointValue]] = []
-        let values = context.decodeGroup(definition.group, offset: &offset, ancestors: &ancestors)
-        if context.truncated {
-            context.errors.append("L=\(length) is shorter than the \(offset - 2) registers the definition lays out; points past it are null")
-        } else if offset < context.limit {
-            context.errors.append(
-                "L=\(length) is longer than the \(offset - 2) registers the definition lays out; the \(context.limit - offset) after them are ignored")
+        window.values.withUnsafeBufferPointer { regs in
+            var context = ModelDecoding(registers: regs, missing: window.missing, length: length)
+            var offset = 0
+            let values = context.decodeGroup(definition.group, offset: &offset)
+            if context.truncated {
+                context.errors.append("L=\(length) is shorter than the \(offset - 2) registers the definition lays out; points past it are null")
+            } else if offset < length + 2 {
+                context.errors.append(
+                    "L=\(length) is longer than the \(offset - 2) registers the definition lays out; the \(length + 2 - offset) after them are ignored")
+            }
+            if context.missingPoints > 0 {
+                context.errors.insert(
+                    "\(window.missingCount) registers were not captured; \(context.missingPoints) points that use them are null", at: 0)
+            }
+            return DecodedModel(id: definition.id, definition: definition, length: length, values: values, raw: nil, errors: context.errors)
         }
-        if context.missingPoints > 0 {
-            context.errors.insert(
-                "\(window.missingCount) registers were not captured; \(context.missingPoints) points that use them are null", at: 0)
-        }
-        return DecodedModel(id: definition.id, definition: definition, length: length, values: values, raw: nil, errors: context.errors)
     }
 
     /// A model with no definition: its registers after L, raw.
@@ -44,62 +45,109 @@ public enum ModelDecoder {
 
 // MARK: - Decoding state
 
-private struct Context {
-    let window: RegisterWindow
+/// One pass over a model's registers. Scale factors and count points are read straight from the
+/// registers of the group instance that holds them (`starts` keeps where each enclosing instance
+/// begins), so a value is decoded and scaled in one step.
+struct ModelDecoding {
+    let registers: UnsafeBufferPointer<UInt16>
+    let missing: [Bool]?
+    /// L + 2: the model's registers, ID and L included.
     let limit: Int
-    let modelID: Int
+    /// The registers that may be read: within L and within the window.
+    let end: Int
+    var starts: [Int] = []
     var errors: [String] = []
     var truncated = false
     var missingPoints = 0
 
-    init(window: RegisterWindow, limit: Int, modelID: Int) {
-        self.window = window
-        self.limit = limit
-        self.modelID = modelID
+    init(registers: UnsafeBufferPointer<UInt16>, missing: [Bool]?, length: Int) {
+        self.registers = registers
+        self.missing = missing
+        self.limit = length + 2
+        self.end = min(length + 2, registers.count)
     }
 
-    /// Decodes one instance of `group` at `offset` (advanced past it). `ancestors` holds the point
-    /// values of the enclosing instances, outermost first.
-    mutating func decodeGroup(_ group: GroupDefinition, offset: inout Int, ancestors: inout [[PointValue]]) -> GroupValues {
-        var points = [PointValue](repeating: .null, count: group.points.count)
+    /// Decodes one instance of `group` at `offset`, advancing it past the instance.
+    mutating func decodeGroup(_ group: GroupDefinition, offset: inout Int) -> GroupValues {
         let start = offset
-        var cutShort = false
-        window.values.withUnsafeBufferPointer { regs in
-            for (i, point) in group.points.enumerated() {
-                let at = start + group.pointOffsets[i]
-                if at + point.size > limit || at + point.size > regs.count {
-                    cutShort = true
-                    continue
+        starts.append(start)
+        defer { starts.removeLast() }
+        let points = group.slots.withUnsafeBufferPointer { slots in
+            [PointValue](unsafeUninitializedCapacity: slots.count) { buffer, count in
+                for i in 0..<slots.count {
+                    (buffer.baseAddress! + i).initialize(to: value(slots[i], at: start + slots[i].offset))
                 }
-                if let missing = window.missing, missing[at..<(at + point.size)].contains(true) {
-                    if point.isPublished { missingPoints += 1 }
-                    continue
-                }
-                points[i] = PointDecoding.decode(point.type, regs, at, point.size)
+                count = slots.count
             }
         }
-        if cutShort { truncated = true }
         offset = start + group.pointsLength
-        applyScaleFactors(group, &points, ancestors)
+        if group.groups.isEmpty { return GroupValues(points: points, groups: []) }
         var groups: [[GroupValues]] = []
         groups.reserveCapacity(group.groups.count)
-        if group.groups.isEmpty { return GroupValues(points: points, groups: groups) }
-        ancestors.append(points)
-        for sub in group.groups {
-            groups.append(decodeRepeats(sub, offset: &offset, ancestors: &ancestors))
+        for g in group.groups.indices {
+            groups.append(decodeRepeats(group.groups[g], offset: &offset))
         }
-        ancestors.removeLast()
         return GroupValues(points: points, groups: groups)
     }
 
-    private mutating func decodeRepeats(_ group: GroupDefinition, offset: inout Int, ancestors: inout [[PointValue]]) -> [GroupValues] {
-        guard let count = group.count else {
-            return [decodeGroup(group, offset: &offset, ancestors: &ancestors)]
+    @inline(__always)
+    private mutating func value(_ slot: PointSlot, at: Int) -> PointValue {
+        if at + slot.size > end {
+            truncated = true
+            return .null
         }
-        let repeatSize = Self.repeatSize(group, ancestors: ancestors)
+        if let missing, isMissing(missing, at, slot.size) {
+            if slot.isPublished { missingPoints += 1 }
+            return .null
+        }
+        let raw = PointDecoding.decode(slot.type, registers, at, slot.size)
+        switch slot.scale {
+        case .none:
+            return raw
+        case .constant(let n):
+            return Self.scale(raw, n)
+        case .point(let levelsUp, let offset):
+            guard let e = scaleFactor(levelsUp: levelsUp, offset: offset) else { return .null }
+            return Self.scale(raw, e)
+        case .unresolved:
+            return .null
+        }
+    }
+
+    private func isMissing(_ missing: [Bool], _ at: Int, _ size: Int) -> Bool {
+        for i in at..<(at + size) where missing[i] { return true }
+        return false
+    }
+
+    /// The exponent of a sunssf point, or nil when it is not implemented, not captured, or outside -10...10.
+    @inline(__always)
+    private func scaleFactor(levelsUp: Int, offset: Int) -> Int? {
+        let at = starts[starts.count - 1 - levelsUp] + offset
+        guard at < end, missing?[at] != true else { return nil }
+        let e = Int16(bitPattern: registers[at])
+        guard e >= -10 && e <= 10 else { return nil }
+        return Int(e)
+    }
+
+    /// The value of a count point, read from the enclosing instance `levelsUp` groups out of `group`'s parent.
+    private func countValue(_ ref: PointReference, fromParentOf depth: Int) -> Int? {
+        let index = depth - ref.levelsUp
+        guard index >= 0 else { return nil }
+        let at = starts[index] + ref.offset
+        guard at < end, missing?[at] != true else { return nil }
+        let v = PointDecoding.decode(ref.type, registers, at, 1)
+        guard let n = v.intValue, n >= 0 else { return nil }
+        return Int(min(n, 65535))
+    }
+
+    private mutating func decodeRepeats(_ group: GroupDefinition, offset: inout Int) -> [GroupValues] {
+        guard let count = group.count else {
+            return [decodeGroup(group, offset: &offset)]
+        }
+        let repeatSize = repeatSize(group, depth: starts.count + 1)
         let room = max(0, limit - offset)
         let fit = repeatSize > 0 ? room / repeatSize : 0
-        var wanted: Int
+        let wanted: Int
         switch count {
         case .fixed(let n):
             wanted = n
@@ -109,10 +157,8 @@ private struct Context {
                 errors.append("group '\(group.name)': \(room % repeatSize) registers after the last whole repeat are ignored")
             }
         case .point(let name):
-            let ref = group.countReference!
-            let value = ancestors[ancestors.count - ref.levelsUp][ref.index]
-            if let n = value.intValue, n >= 0 {
-                wanted = Int(min(n, 65535))
+            if let n = countValue(group.countReference!, fromParentOf: starts.count) {
+                wanted = n
             } else {
                 errors.append("group '\(group.name)': count point \(name) is not implemented; no repeats decoded")
                 wanted = 0
@@ -121,62 +167,34 @@ private struct Context {
         var n = wanted
         if wanted > fit {
             n = fit
-            if !truncated {
-                errors.append("group '\(group.name)': count is \(wanted) but L leaves room for \(fit); decoded \(fit)")
-            }
+            errors.append("group '\(group.name)': count is \(wanted) but L leaves room for \(fit); decoded \(fit)")
         }
         var out: [GroupValues] = []
         out.reserveCapacity(n)
         for _ in 0..<n {
-            out.append(decodeGroup(group, offset: &offset, ancestors: &ancestors))
+            out.append(decodeGroup(group, offset: &offset))
         }
         return out
     }
 
-    /// Registers of one repeat of `group`, nested repeating groups included (their counts read from
-    /// the ancestors already decoded; a count inside the repeat itself is not supported by SunSpec).
-    static func repeatSize(_ group: GroupDefinition, ancestors: [[PointValue]]) -> Int {
+    /// Registers of one repeat of `group` (whose instance would sit at `depth` in `starts`), nested
+    /// repeating groups included; their counts come from enclosing instances already located.
+    private func repeatSize(_ group: GroupDefinition, depth: Int) -> Int {
         var size = group.pointsLength
         for sub in group.groups {
-            let one = repeatSize(sub, ancestors: ancestors + [[]])
+            let one = repeatSize(sub, depth: depth + 1)
             switch sub.count {
             case nil: size += one
             case .fixed(let n): size += n * one
             case .fromLength: break
             case .point:
-                let ref = sub.countReference!
-                // levelsUp counts from `sub`: 1 is `group` (not decoded yet), 2 and more are ancestors.
-                let depth = ancestors.count - (ref.levelsUp - 1)
-                if depth >= 0, depth < ancestors.count, ref.index < ancestors[depth].count,
-                    let n = ancestors[depth][ref.index].intValue, n > 0
-                {
-                    size += Int(min(n, 65535)) * one
+                // levelsUp counts from `sub`: 1 is `group` itself, which has no instance yet.
+                if let ref = sub.countReference, ref.levelsUp >= 2, let n = countValue(ref, fromParentOf: depth) {
+                    size += n * one
                 }
             }
         }
         return size
-    }
-
-    private func applyScaleFactors(_ group: GroupDefinition, _ points: inout [PointValue], _ ancestors: [[PointValue]]) {
-        for (i, point) in group.points.enumerated() {
-            guard let sf = point.scaleFactor else { continue }
-            let exponent: Int
-            switch sf {
-            case .constant(let n):
-                exponent = n
-            case .point(_, let ref?):
-                let source = ref.levelsUp == 0 ? points[ref.index] : ancestors[ancestors.count - ref.levelsUp][ref.index]
-                guard case .int(let e) = source, (-10...10).contains(e) else {
-                    points[i] = .null
-                    continue
-                }
-                exponent = Int(e)
-            case .point(_, nil):
-                points[i] = .null
-                continue
-            }
-            points[i] = Self.scale(points[i], exponent)
-        }
     }
 
     static func scale(_ value: PointValue, _ exponent: Int) -> PointValue {

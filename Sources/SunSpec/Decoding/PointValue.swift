@@ -86,45 +86,56 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
             out.append(UInt8(ascii: "0"))
             return
         }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        if negative { out.append(UInt8(ascii: "-")) }
+        let start = out.count
+        DecimalDigits.append(magnitude, to: &out)
+        if exponent >= 0 {
+            for _ in 0..<exponent { out.append(UInt8(ascii: "0")) }
+            return
+        }
+        // Drop trailing zeros of the fraction, then place the decimal point.
+        var fraction = -exponent
+        while fraction > 0, out.last == UInt8(ascii: "0") {
+            out.removeLast()
+            fraction -= 1
+        }
+        guard fraction > 0 else { return }
+        let digits = out.count - start
+        if digits > fraction {
+            out.insert(UInt8(ascii: "."), at: out.count - fraction)
+        } else {
+            // 0.00ddd
+            var prefix: [UInt8] = [UInt8(ascii: "0"), UInt8(ascii: ".")]
+            for _ in 0..<(fraction - digits) { prefix.append(UInt8(ascii: "0")) }
+            out.insert(contentsOf: prefix, at: start)
+        }
+    }
+}
+
+/// Writing unsigned integers as decimal digits straight into a byte buffer.
+enum DecimalDigits {
+    /// Appends the decimal digits of `value`.
+    @inline(__always)
+    static func append(_ value: UInt64, to out: inout [UInt8]) {
+        if value < 10 {
+            out.append(UInt8(ascii: "0") &+ UInt8(value))
+            return
+        }
         var count = 0
-        withUnsafeMutableBytes(of: &digits) { buf in
-            var m = magnitude
-            while m > 0 {
-                buf[19 - count] = UInt8(ascii: "0") + UInt8(m % 10)
-                m /= 10
-                count += 1
-            }
-            let first = 20 - count
-            if negative { out.append(UInt8(ascii: "-")) }
-            if exponent >= 0 {
-                out.append(contentsOf: buf[first..<20])
-                for _ in 0..<exponent { out.append(UInt8(ascii: "0")) }
-                return
-            }
-            let fraction = -exponent
-            // Trim trailing zeros of the fraction.
-            var last = 19
-            var kept = fraction
-            while kept > 0 && last >= first && buf[last] == UInt8(ascii: "0") {
-                last -= 1
-                kept -= 1
-            }
-            let integerDigits = count - fraction
-            if integerDigits > 0 {
-                out.append(contentsOf: buf[first..<(first + integerDigits)])
-            } else {
-                out.append(UInt8(ascii: "0"))
-            }
-            guard kept > 0 else { return }
-            out.append(UInt8(ascii: "."))
-            if integerDigits < 0 {
-                for _ in 0..<(-integerDigits) { out.append(UInt8(ascii: "0")) }
-                out.append(contentsOf: buf[first...last])
-            } else {
-                out.append(contentsOf: buf[(first + integerDigits)...last])
+        var v = value
+        while v > 0 {
+            count += 1
+            v /= 10
+        }
+        let end = out.count + count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
+        out.withUnsafeMutableBufferPointer { buf in
+            var v = value
+            var i = end
+            while v > 0 {
+                i -= 1
+                buf[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+                v /= 10
             }
         }
     }

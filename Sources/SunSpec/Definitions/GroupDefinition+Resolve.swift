@@ -15,13 +15,14 @@ extension GroupDefinition {
                     "model \(modelID): scale factor '\(sfName)' of point '\(name).\(points[i].name)' is a \(target.type.rawValue), not a sunssf")
             }
             points[i].scaleFactor = .point(sfName, reference: ref)
+            slots[i].scale = .point(levelsUp: ref.levelsUp, offset: ref.offset)
         }
         if case .point(let countName) = count {
             // The count point lives in an enclosing group (the top level, in practice).
             guard let ref = Self.find(countName, in: Array(chain.dropFirst())) else {
                 throw DefinitionError("model \(modelID): count point '\(countName)' of group '\(name)' is not a point of an enclosing group")
             }
-            countReference = PointReference(levelsUp: ref.levelsUp + 1, index: ref.index)
+            countReference = PointReference(levelsUp: ref.levelsUp + 1, index: ref.index, offset: ref.offset, type: ref.type)
         }
         let inner = ancestors + [self]
         for g in groups.indices {
@@ -32,7 +33,7 @@ extension GroupDefinition {
     private static func find(_ name: String, in chain: [GroupDefinition]) -> PointReference? {
         for (level, group) in chain.enumerated() {
             if let index = group.pointIndex(named: name) {
-                return PointReference(levelsUp: level, index: index)
+                return PointReference(levelsUp: level, index: index, offset: group.pointOffsets[index], type: group.points[index].type)
             }
         }
         return nil

@@ -2,7 +2,7 @@ import Foundation
 
 extension ModelDefinition {
     /// Parses one model in the official SunSpec JSON format (`{"id":..,"group":{...}}`) and checks it.
-    public init(json data: Data) throws(DefinitionError) {
+    public convenience init(json data: Data) throws(DefinitionError) {
         let file: OfficialModelFile
         do {
             file = try JSONDecoder().decode(OfficialModelFile.self, from: data)

@@ -1,5 +1,5 @@
-/// A SunSpec information model: its id and its top-level group.
-public struct ModelDefinition: Sendable {
+/// A SunSpec information model: its id and its top-level group. Immutable, shared by reference.
+public final class ModelDefinition: Sendable {
     /// The model id (1, 802, 64110...).
     public let id: Int
     /// The top-level group; its name is the model's name (`battery`, `common`).
@@ -13,6 +13,11 @@ public struct ModelDefinition: Sendable {
     /// Builds a model and resolves its scale-factor and count references.
     public init(id: Int, group: GroupDefinition) throws(DefinitionError) {
         self.id = id
+        guard group.points.count >= 2, group.points[0].name == "ID", group.points[1].name == "L",
+            group.points[0].size == 1, group.points[1].size == 1
+        else {
+            throw DefinitionError("model \(id): the first two points must be ID and L, one register each")
+        }
         var top = group
         try top.resolve(ancestors: [], modelID: id)
         self.group = top
@@ -38,8 +43,14 @@ public struct GroupDefinition: Sendable {
     public let pointsLength: Int
     /// Register offset of each point from the start of the group instance.
     public let pointOffsets: [Int]
+    /// `"name":` as UTF-8, ready to write into a JSON object.
+    public let jsonKey: [UInt8]
     /// Where the count point is, once resolved.
     public internal(set) var countReference: PointReference?
+    /// The decoding plan of the points: plain values, cheap to copy, aligned with `points`.
+    public internal(set) var slots: [PointSlot]
+    /// `"name":` of each point, aligned with `points`.
+    public let pointKeys: [[UInt8]]
 
     /// Creates a group; offsets are computed from the points' sizes.
     public init(name: String, label: String?, count: GroupCount?, points: [PointDefinition], groups: [GroupDefinition]) {
@@ -48,6 +59,7 @@ public struct GroupDefinition: Sendable {
         self.count = count
         self.points = points
         self.groups = groups
+        self.jsonKey = JSONBuffer.keyBytes(name)
         var offsets: [Int] = []
         offsets.reserveCapacity(points.count)
         var offset = 0
@@ -57,6 +69,16 @@ public struct GroupDefinition: Sendable {
         }
         self.pointOffsets = offsets
         self.pointsLength = offset
+        self.slots = points.indices.map { i in
+            let scale: PointSlot.Scale = switch points[i].scaleFactor {
+            case nil: .none
+            case .constant(let n)?: .constant(n)
+            case .point(_, let ref?)?: .point(levelsUp: ref.levelsUp, offset: ref.offset)
+            case .point(_, nil)?: .unresolved
+            }
+            return PointSlot(type: points[i].type, size: points[i].size, offset: offsets[i], isPublished: points[i].isPublished, scale: scale)
+        }
+        self.pointKeys = points.map(\.jsonKey)
     }
 
     /// Whether the group is repeating (has a `count`), and so appears as an array.
@@ -66,6 +88,29 @@ public struct GroupDefinition: Sendable {
     public func pointIndex(named name: String) -> Int? {
         points.firstIndex { $0.name == name }
     }
+}
+
+/// What the decoder needs of a point, as a plain value.
+public struct PointSlot: Sendable {
+    /// How the point's scale factor is found.
+    public enum Scale: Sendable, Equatable {
+        case none
+        case constant(Int)
+        /// A sunssf point `levelsUp` groups out, at `offset` in that group's instance.
+        case point(levelsUp: Int, offset: Int)
+        case unresolved
+    }
+
+    /// The point's type.
+    public let type: PointType
+    /// Registers occupied.
+    public let size: Int
+    /// Offset from the start of the group instance.
+    public let offset: Int
+    /// Whether the point appears in `values`.
+    public let isPublished: Bool
+    /// The scale factor.
+    public internal(set) var scale: Scale
 }
 
 /// The repeat count of a group, as the definition gives it.
@@ -84,6 +129,10 @@ public struct PointReference: Sendable, Equatable {
     public let levelsUp: Int
     /// Index of the point in that group's `points`.
     public let index: Int
+    /// Register offset of the point in that group's instance.
+    public let offset: Int
+    /// The point's type.
+    public let type: PointType
 }
 
 /// A point's scale factor as the definition gives it.
@@ -112,6 +161,8 @@ public struct PointDefinition: Sendable {
     public let mandatory: Bool
     /// Whether the point is static (does not change while the device runs).
     public let isStatic: Bool
+    /// `"name":` as UTF-8, ready to write into a JSON object.
+    public let jsonKey: [UInt8]
     /// A fixed value the definition gives (the model ID point's own id, for example).
     public let value: DefinitionValue?
     /// Enum and bitfield symbols: names by value.
@@ -136,6 +187,7 @@ public struct PointDefinition: Sendable {
         self.value = value
         self.symbols = symbols
         self.label = label
+        self.jsonKey = JSONBuffer.keyBytes(name)
     }
 
     /// Whether the point appears in a reading's `values` (sunssf and pad points do not).

@@ -15,11 +15,29 @@ public struct JSONBuffer: Sendable {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// `"name":` as UTF-8 bytes, for keys written many times.
+    public static func keyBytes(_ name: String) -> [UInt8] {
+        var buffer = JSONBuffer(capacity: name.utf8.count + 4)
+        buffer.key(name)
+        return buffer.bytes
+    }
+
+    /// Appends bytes prepared earlier (a key from `keyBytes`).
+    @inline(__always)
+    public mutating func append(_ prepared: [UInt8]) {
+        bytes.append(contentsOf: prepared)
+    }
+
     /// Appends a JSON string literal, escaped.
     public mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { utf8 in
+            // Fast path: nothing to escape.
+            if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                bytes.append(contentsOf: utf8)
+                return
+            }
             for b in utf8 {
                 switch b {
                 case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
@@ -55,22 +73,9 @@ public struct JSONBuffer: Sendable {
     }
 
     /// Appends an unsigned integer.
+    @inline(__always)
     public mutating func uint(_ value: UInt64) {
-        if value < 10 {
-            bytes.append(UInt8(ascii: "0") + UInt8(value))
-            return
-        }
-        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch, enough for 20 digits
-        withUnsafeMutableBytes(of: &digits) { buf in
-            var v = value
-            var i = 24
-            while v > 0 {
-                i -= 1
-                buf[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            }
-            bytes.append(contentsOf: buf[i..<24])
-        }
+        DecimalDigits.append(value, to: &bytes)
     }
 
     /// Appends a point value as JSON (`null`, a number or a string).

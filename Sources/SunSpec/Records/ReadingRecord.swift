@@ -56,17 +56,20 @@ public enum ReadingRecord {
     static func appendGroup(_ group: GroupDefinition, _ values: GroupValues, topLevel: Bool, to out: inout JSONBuffer) {
         out.byte(UInt8(ascii: "{"))
         var first = true
-        for (i, point) in group.points.enumerated() where point.isPublished {
-            if topLevel && i < 2 && (point.name == "ID" || point.name == "L") { continue }
-            if !first { out.byte(UInt8(ascii: ",")) }
-            first = false
-            out.key(point.name)
-            out.value(values.points[i])
+        // The model's own ID and L (the first two points of the top level) are left out.
+        let from = topLevel ? 2 : 0
+        group.slots.withUnsafeBufferPointer { slots in
+            for i in from..<slots.count where slots[i].isPublished {
+                if !first { out.byte(UInt8(ascii: ",")) }
+                first = false
+                out.append(group.pointKeys[i])
+                out.value(values.points[i])
+            }
         }
         for (g, sub) in group.groups.enumerated() {
             if !first { out.byte(UInt8(ascii: ",")) }
             first = false
-            out.key(sub.name)
+            out.append(sub.jsonKey)
             let instances = values.groups[g]
             if sub.isRepeating {
                 out.byte(UInt8(ascii: "["))
