@@ -146,26 +146,14 @@ def _raw_group(gdef, values, scopes, path):
     return raw, expected
 
 
-def _shape(raw):
-    """Repeating-group counts of a raw value dict (models with the same shape share a Model)."""
-    out = []
-    for k, v in raw.items():
-        if isinstance(v, list):
-            out.append((k, len(v), tuple(_shape(x) for x in v)))
-        elif isinstance(v, dict):
-            out.append((k, _shape(v)))
-    return tuple(out)
-
-
 class EncodedModel:
-    _cache = {}       # (model_id, shape, set of implemented points) -> pysunspec2 Model, reused
+    _cache = {}       # (model_id, implemented points incl. group counts) -> pysunspec2 Model, reused
 
     def __init__(self, model_id, values):
         self.model_id = model_id
         mdef = ss_device.get_model_def(model_id)
         self.raw, self.expected = _raw_group(mdef["group"], values, [], str(model_id))
-        key = (model_id, _shape(self.raw), json.dumps(self.raw, sort_keys=True, default=str)
-               if model_id == 1 else _keys(self.raw))
+        key = (model_id, _keys(self.raw))
         model = self._cache.get(key)
         if model is None:
             model = ss_device.Model(model_id=model_id, data=self.raw)
@@ -239,8 +227,10 @@ class BatteryInverter:
         self.str_share = [x / sum(share) for x in share]
         self.str_ncyc = [412, 409, 415]
         self._t = 0
-        self._e_dc = 0.0         # Wh drawn from the battery since t = 0
-        self._e_ac = 0.0         # Wh injected since t = 0
+        self._e_dc = 0.0         # Wh drawn from the battery since t = 0 (negative while charging)
+        self._e_ac = 0.0         # Wh injected into the grid since t = 0
+        self._e_abs = 0.0        # Wh absorbed from the grid since t = 0
+        self._dir = 1            # +1 discharging, -1 charging (switches at 10.5 % / 90 % SoC)
 
     def states(self, n):
         """Yield (t, {model_id or (804, idx): values}) for t = 0 .. n-1."""
@@ -255,9 +245,16 @@ class BatteryInverter:
         S, M, C = self.N_STR, self.N_MOD, self.N_CELL
         noise = (lambda sd: rt.gauss(0.0, sd)) if t else (lambda sd: 0.0)
 
-        p_ac = self.P_AC0 + 420 * math.sin(2 * math.pi * t / 13) + 160 * math.sin(2 * math.pi * t / 4.3) + noise(35)
-        p_dc = p_ac / self.EFF
         soc = self.SOC0 - self._e_dc / self.WH_RTG * 100.0
+        if self._dir > 0 and soc <= 10.5:
+            self._dir = -1
+        elif self._dir < 0 and soc >= 90.0:
+            self._dir = 1
+        charging = self._dir < 0
+        p_mag = self.P_AC0 + 420 * math.sin(2 * math.pi * t / 13) + 160 * math.sin(2 * math.pi * t / 4.3) + noise(35)
+        p_ac = self._dir * p_mag                       # + injecting (battery discharging)
+        p_dc = p_ac / self.EFF if p_ac > 0 else p_ac * self.EFF
+        warm = lambda tau: 1.0 - math.exp(-t / tau)    # noqa: E731  (saturating warm-up)
 
         # cells
         str_soc = [soc + self.str_soc[s] for s in range(S)]
@@ -271,7 +268,7 @@ class BatteryInverter:
             for m in range(M):
                 cv.append([round(ocv - i_str[s] * self.R_CELL + self.cell_dv[s][m][c] + noise(0.0006), 3)
                            for c in range(C)])
-                ct.append([round(24.0 + self.mod_dt[s][m] + self.cell_dt[s][m][c] + 0.004 * t + noise(0.03), 1)
+                ct.append([round(24.0 + self.mod_dt[s][m] + self.cell_dt[s][m][c] + 4.0 * warm(1500) + noise(0.03), 1)
                            for c in range(C)])
             cell_v.append(cv)
             cell_t.append(ct)
@@ -283,17 +280,20 @@ class BatteryInverter:
         st = {}
         st["soc"], st["p_ac"], st["p_dc"], st["v_bank"], st["i_tot"] = soc, p_ac, p_dc, v_bank, i_tot
         st[1] = self._model_1()
-        st[103], st[701] = self._models_ac(t, p_ac, p_dc, v_bank, i_tot, noise)
-        st[124] = self._model_124(soc, v_bank)
+        st[103], st[701] = self._models_ac(t, p_ac, p_dc, v_bank, i_tot, noise, warm)
+        st[124] = self._model_124(soc, v_bank, charging)
         st[713] = self._model_713(soc)
         strings = [self._string(s, str_soc[s], i_str[s], cell_v[s], cell_t[s]) for s in range(S)]
-        st[802] = self._model_802(t, soc, v_bank, i_tot, p_dc, cell_v, strings)
+        st[802] = self._model_802(t, soc, v_bank, i_tot, p_dc, cell_v, strings, charging)
         st[803] = self._model_803(strings)
         for s in range(S):
             st[(804, s + 1)] = strings[s]["804"]
 
         self._e_dc += p_dc / 3600.0
-        self._e_ac += p_ac / 3600.0
+        if p_ac > 0:
+            self._e_ac += p_ac / 3600.0
+        else:
+            self._e_abs -= p_ac / 3600.0
         self._t += 1
         return st
 
@@ -301,22 +301,22 @@ class BatteryInverter:
         return {"Mn": "Acme Storage", "Md": "ASR-100-30", "Opt": "LFP-3S8M", "Vr": "2.14.3",
                 "SN": "ASR1002411003817", "DA": 1, "Pad": PAD_8000}
 
-    def _models_ac(self, t, p_ac, p_dc, v_bank, i_dc, noise):
+    def _models_ac(self, t, p_ac, p_dc, v_bank, i_dc, noise, warm):
         vph = [230.9 + noise(0.15), 231.4 + noise(0.15), 230.2 + noise(0.15)]
         vll = [math.sqrt(3) * (vph[0] + vph[1]) / 2, math.sqrt(3) * (vph[1] + vph[2]) / 2,
                math.sqrt(3) * (vph[2] + vph[0]) / 2]
         pf = 0.99
         shares = [0.3338, 0.3327, 0.3335]
         w_ph = [p_ac * x for x in shares]
-        va_ph = [w / pf for w in w_ph]
+        va_ph = [abs(w) / pf for w in w_ph]
         var_ph = [math.sqrt(va * va - w * w) for va, w in zip(va_ph, w_ph)]
         a_ph = [va / v for va, v in zip(va_ph, vph)]
         hz = 50.012 + 0.01 * math.sin(2 * math.pi * t / 17) + noise(0.002)
         wh_inj = self.WH_INJ0 + int(self._e_ac)
         tmp_amb = 24.6 + noise(0.05)
-        tmp_cab = 38.2 + 0.006 * t + noise(0.05)
-        tmp_snk = 52.7 + 0.015 * t + noise(0.1)
-        tmp_sw = 61.3 + 0.02 * t + noise(0.1)
+        tmp_cab = 38.2 + 3.0 * warm(900) + noise(0.05)
+        tmp_snk = 52.7 + 6.0 * warm(600) + noise(0.1)
+        tmp_sw = 61.3 + 8.0 * warm(400) + noise(0.1)
         va = sum(va_ph)
         var = sum(var_ph)
 
@@ -327,7 +327,7 @@ class BatteryInverter:
             "W": p_ac, "W_SF": 1, "Hz": hz, "Hz_SF": -2, "VA": va, "VA_SF": 1,
             "VAr": var, "VAr_SF": 1, "PF": pf * 100, "PF_SF": -1,
             "WH": wh_inj, "WH_SF": 0,
-            "DCA": i_dc, "DCA_SF": -2, "DCV": v_bank, "DCV_SF": -1, "DCW": p_dc, "DCW_SF": 1,
+            "DCA": abs(i_dc), "DCA_SF": -2, "DCV": v_bank, "DCV_SF": -1, "DCW": p_dc, "DCW_SF": 1,
             "TmpCab": tmp_cab, "TmpSnk": tmp_snk, "Tmp_SF": -1,          # TmpTrns, TmpOt: not implemented
             "St": 4,                                                      # MPPT (= normal operation)
             "Evt1": 0, "Evt2": 0, "EvtVnd1": 0, "EvtVnd2": 0,             # StVnd, EvtVnd3/4: not impl.
@@ -336,7 +336,7 @@ class BatteryInverter:
             "ACType": 2, "St": 1, "InvSt": 3, "ConnSt": 1, "Alrm": 0, "DERMode": 1,
             "W": p_ac, "VA": va, "Var": var, "PF": pf, "A": sum(a_ph),
             "LLV": sum(vll) / 3, "LNV": sum(vph) / 3, "Hz": hz,
-            "TotWhInj": wh_inj, "TotWhAbs": self.WH_ABS0,
+            "TotWhInj": wh_inj, "TotWhAbs": self.WH_ABS0 + int(self._e_abs),
             # TotVarhInj/Abs and TotVarh_SF: not implemented (optional group with its own SF)
             "TmpAmb": tmp_amb, "TmpCab": tmp_cab, "TmpSnk": tmp_snk, "TmpSw": tmp_sw,
             "A_SF": -1, "V_SF": -1, "Hz_SF": -3, "W_SF": 1, "PF_SF": -3, "VA_SF": 1, "Var_SF": 1,
@@ -348,12 +348,13 @@ class BatteryInverter:
                          "A" + ph: a_ph[i], ll: vll[i], "V" + ph: vph[i]})
         return m103, m701
 
-    def _model_124(self, soc, v_bank):
+    def _model_124(self, soc, v_bank, charging):
         return {
-            "WChaMax": 50000, "WChaGra": 10, "WDisChaGra": 10, "StorCtl_Mod": 2,   # bit 1 = DISCHARGE
+            "WChaMax": 50000, "WChaGra": 10, "WDisChaGra": 10,
+            "StorCtl_Mod": 1 if charging else 2,       # bit 0 = CHARGE, bit 1 = DISCHARGE
             "VAChaMax": 50000, "MinRsvPct": self.SOC_RSV_MIN,
             "ChaState": soc, "StorAval": self.AH_RTG * (soc - self.SOC_RSV_MIN) / 100.0,
-            "InBatV": v_bank, "ChaSt": 3, "ChaGriSet": 1,
+            "InBatV": v_bank, "ChaSt": 4 if charging else 3, "ChaGriSet": 1,
             "WChaMax_SF": 1, "WChaDisChaGra_SF": 0, "VAChaMax_SF": 1, "MinRsvPct_SF": -2,
             "ChaState_SF": -1, "StorAval_SF": -1, "InBatV_SF": -1,
             # OutWRte, InWRte, InOutWRte_WinTms/RvrtTms/RmpTms and InOutWRte_SF: not implemented
@@ -411,7 +412,7 @@ class BatteryInverter:
                    "tavg": tavg, "ncellbal": ncellbal, "804": m804}
         return summary
 
-    def _model_802(self, t, soc, v_bank, i_tot, p_dc, cell_v, strings):
+    def _model_802(self, t, soc, v_bank, i_tot, p_dc, cell_v, strings, charging):
         flat = [(x, s, m) for s in range(self.N_STR) for m in range(self.N_MOD) for x in cell_v[s][m]]
         vmax = max(flat, key=lambda e: e[0])
         vmin = min(flat, key=lambda e: e[0])
@@ -420,8 +421,9 @@ class BatteryInverter:
             "AHRtg": self.AH_RTG, "WHRtg": self.WH_RTG, "WChaRteMax": 50000, "WDisChaRteMax": 50000,
             # DisChaRte + DisChaRte_SF: not implemented
             "SoCMax": self.SOC_MAX, "SoCMin": self.SOC_MIN, "SoCRsvMin": self.SOC_RSV_MIN,  # SocRsvMax n/i
-            "SoC": soc, "DoD": 100.0 - soc, "SoH": 97, "NCyc": 412, "ChaSt": 3, "LocRemCtl": 0,
-            "Hb": (52817 + t) % 65535, "CtrlHb": 4410 + t // 5, "AlmRst": 0, "Typ": 4, "State": 3,
+            "SoC": soc, "DoD": 100.0 - soc, "SoH": 97, "NCyc": 412, "ChaSt": 4 if charging else 3,
+            "LocRemCtl": 0,
+            "Hb": (52817 + t) % 65535, "CtrlHb": (4410 + t // 5) % 65535, "AlmRst": 0, "Typ": 4, "State": 3,
             # StateVnd, WarrDt: not implemented
             "Evt1": 0, "Evt2": 0, "EvtVnd1": 0, "EvtVnd2": 0,
             "V": v_bank, "VMax": 876.0, "VMin": 672.0,
@@ -843,6 +845,17 @@ def readme_text(bat, leg, bat_dev, leg_dev, hist_summary, mbpoll_cmds):
       "energy counters and the 802 heartbeat count up, cell voltages/temperatures move. |" % hist_summary)
     w("| `real/` | register maps read from real devices (SolarEdge, Fimer, SMA, a DER emulator), converted from "
       "nielsbasjes/modbus-schema test data (Apache-2.0); see `real/README.md`. |")
+    w("")
+    w("## Tools")
+    w("")
+    w("- `scripts/make_fixtures.py [--no-mbpoll]` regenerates everything here (byte-identical on re-run; the mbpoll")
+    w("  banners name the loopback port, 15020 unless it is busy).")
+    w("- `scripts/check_fixtures.py [--tcp]` checks the files against each other and pysunspec2; `--tcp` also scans")
+    w("  both images with pysunspec2's Modbus TCP client through `scripts/serve_capture.py`.")
+    w("- `scripts/serve_capture.py CAPTURE --port N [--unit U | --any-unit] [--readonly] [--replay SECONDS]` serves a")
+    w("  capture (or a .jsonl of captures, stepping through them with `--replay`) as a Modbus TCP device; registers")
+    w("  outside the capture's blocks answer exception 2, another unit id exception 0x0B.")
+    w("- `bench/make_history.py N OUT` writes N captures like `history.jsonl` (its first 20 lines are this file).")
     w("")
     w("## Model addresses (0-based address of each model's ID register)")
     w("")

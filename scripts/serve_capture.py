@@ -11,7 +11,8 @@ with Modbus exception 2 (illegal data address), as a real device refusing a regi
 
 A `.jsonl` file (one capture per line, e.g. Fixtures/history.jsonl) is also accepted: by default the
 first line is served; `--replay SECONDS` switches to the next line every SECONDS (wrapping around), so
-a poller sees values move.  `--index K` serves line K.
+a poller sees values move (a value written by a client lasts until the next step).  `--index K`
+serves line K.
 
 The server answers for the capture's unit id only (`--unit` overrides, `--any-unit` answers every
 unit id); another unit id gets exception 0x0B, or no answer with `--missing-unit timeout`. Function 3 and 4 are both served from the capture's blocks (the capture format records

@@ -86,28 +86,48 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
             out.append(UInt8(ascii: "0"))
             return
         }
-        if negative { out.append(UInt8(ascii: "-")) }
-        let start = out.count
-        DecimalDigits.append(magnitude, to: &out)
-        if exponent >= 0 {
-            for _ in 0..<exponent { out.append(UInt8(ascii: "0")) }
-            return
-        }
-        // Drop trailing zeros of the fraction, then place the decimal point.
-        var fraction = -exponent
-        while fraction > 0, out.last == UInt8(ascii: "0") {
-            out.removeLast()
-            fraction -= 1
-        }
-        guard fraction > 0 else { return }
-        let digits = out.count - start
-        if digits > fraction {
-            out.insert(UInt8(ascii: "."), at: out.count - fraction)
-        } else {
-            // 0.00ddd
-            var prefix: [UInt8] = [UInt8(ascii: "0"), UInt8(ascii: ".")]
-            for _ in 0..<(fraction - digits) { prefix.append(UInt8(ascii: "0")) }
-            out.insert(contentsOf: prefix, at: start)
+        // Written right to left into a scratch buffer, then appended in one copy.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
+            var i = 64
+            var m = magnitude
+            var e = exponent
+            while e < 0 && m % 10 == 0 {  // trailing zeros of the fraction
+                m /= 10
+                e += 1
+            }
+            if e >= 0 {
+                for _ in 0..<min(e, 40) {
+                    i -= 1
+                    buf[i] = UInt8(ascii: "0")
+                }
+                while m > 0 {
+                    i -= 1
+                    buf[i] = UInt8(ascii: "0") &+ UInt8(m % 10)
+                    m /= 10
+                }
+            } else {
+                for _ in 0..<min(-e, 40) {
+                    i -= 1
+                    buf[i] = UInt8(ascii: "0") &+ UInt8(m % 10)
+                    m /= 10
+                }
+                i -= 1
+                buf[i] = UInt8(ascii: ".")
+                if m == 0 {
+                    i -= 1
+                    buf[i] = UInt8(ascii: "0")
+                }
+                while m > 0 {
+                    i -= 1
+                    buf[i] = UInt8(ascii: "0") &+ UInt8(m % 10)
+                    m /= 10
+                }
+            }
+            if negative {
+                i -= 1
+                buf[i] = UInt8(ascii: "-")
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<64]))
         }
     }
 }
@@ -121,22 +141,15 @@ enum DecimalDigits {
             out.append(UInt8(ascii: "0") &+ UInt8(value))
             return
         }
-        var count = 0
-        var v = value
-        while v > 0 {
-            count += 1
-            v /= 10
-        }
-        let end = out.count + count
-        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: count))
-        out.withUnsafeMutableBufferPointer { buf in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buf in
+            var i = 24
             var v = value
-            var i = end
             while v > 0 {
                 i -= 1
                 buf[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
                 v /= 10
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<24]))
         }
     }
 }
