@@ -24,8 +24,10 @@ struct CaptureDocumentParser {
     struct Block {
         var start: Int?
         var function: Int?
-        /// Register values; nil where the capture wrote null (not captured).
-        var registers: [Int?]?
+        /// Register values (two's complement for negative ones); 0 where the capture wrote null.
+        var registers: [UInt16]?
+        /// Indexes of the registers written as null (not captured).
+        var holes: [Int] = []
     }
 
     private let bytes: UnsafeBufferPointer<UInt8>
@@ -78,7 +80,7 @@ struct CaptureDocumentParser {
                 switch key {
                 case "start": block.start = try parser.integerOrNull("\(path).start")
                 case "function": block.function = try parser.integerOrNull("\(path).function")
-                case "registers": block.registers = try parser.registers("\(path).registers")
+                case "registers": (block.registers, block.holes) = try parser.registers("\(path).registers")
                 default: try parser.skipValue()
                 }
             }
@@ -87,20 +89,57 @@ struct CaptureDocumentParser {
         return blocks
     }
 
-    private mutating func registers(_ path: String) throws(Failure) -> [Int?] {
-        var values: [Int?] = []
-        values.reserveCapacity(128)
-        try array { (parser: inout CaptureDocumentParser, index: Int) throws(Failure) in
-            parser.skipSpace()
-            if parser.peek == UInt8(ascii: "n") {
-                try parser.literal("null")
-                values.append(nil)
-            } else {
-                guard let n = try parser.integer() else { throw parser.fail("\(path)[\(index)]: expected an integer") }
-                values.append(n)
-            }
+    /// The registers array: a tight loop for the common case (plain decimal integers), falling
+    /// back to the general parser for anything else (null, whitespace oddities, errors).
+    private mutating func registers(_ path: String) throws(Failure) -> ([UInt16], [Int]) {
+        var values: [UInt16] = []
+        var holes: [Int] = []
+        values.reserveCapacity(256)
+        try expect(UInt8(ascii: "["), "an array")
+        skipSpace()
+        if peek == UInt8(ascii: "]") {
+            i += 1
+            return (values, holes)
         }
-        return values
+        let count = bytes.count
+        while true {
+            // Fast path: digits, then ',' or ']'.
+            var j = i
+            var n = 0
+            var digits = 0
+            while j < count, bytes[j] &- 48 < 10, digits < 6 {
+                n = n &* 10 &+ Int(bytes[j] &- 48)
+                j += 1
+                digits += 1
+            }
+            if digits > 0, digits < 6, n <= 65535, j < count, bytes[j] == UInt8(ascii: ",") || bytes[j] == UInt8(ascii: "]"),
+                !(digits > 1 && bytes[i] == 48)
+            {
+                values.append(UInt16(truncatingIfNeeded: n))
+                i = j + 1
+                if bytes[j] == UInt8(ascii: "]") { return (values, holes) }
+                continue
+            }
+            // General path for one element.
+            let index = values.count
+            skipSpace()
+            if peek == UInt8(ascii: "n") {
+                try literal("null")
+                holes.append(index)
+                values.append(0)
+            } else {
+                let valueStart = i
+                guard let v = try integer() else { throw fail("\(path)[\(index)]: expected an integer") }
+                guard v >= -32768 && v <= 65535 else {
+                    throw Failure(offset: valueStart, message: "\(path)[\(index)]: \(v) is not a 16-bit register value")
+                }
+                values.append(UInt16(truncatingIfNeeded: v))
+            }
+            skipSpace()
+            if peek == UInt8(ascii: ",") { i += 1; skipSpace(); continue }
+            if peek == UInt8(ascii: "]") { i += 1; return (values, holes) }
+            throw fail("expected ',' or ']'")
+        }
     }
 
     // MARK: - JSON structure
@@ -170,9 +209,11 @@ struct CaptureDocumentParser {
         }
         if first == 48, i + 1 < bytes.count, bytes[i + 1] >= 48 && bytes[i + 1] <= 57 { throw fail("invalid number") }
         var value = 0
-        while let c = peek, c >= 48 && c <= 57 {
+        while i < bytes.count {
+            let c = bytes[i]
+            guard c >= 48 && c <= 57 else { break }
             if value > 100_000_000_000 { throw fail("number too large") }
-            value = value * 10 + Int(c - 48)
+            value = value &* 10 &+ Int(c &- 48)
             i += 1
         }
         if let c = peek, c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {

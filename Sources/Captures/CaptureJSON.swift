@@ -88,22 +88,17 @@ public enum CaptureJSON {
             if let f = block.function, f != 3 && f != 4 {
                 throw CaptureError(location, "blocks[\(b)]: function \(f) is not 3 (holding) or 4 (input)")
             }
-            var run: [UInt16] = []
-            var runStart = start
-            run.reserveCapacity(registers.count)
-            for (i, r) in registers.enumerated() {
-                guard let r else {
-                    image.insert(RegisterImage.Block(start: runStart, registers: run))
-                    run = []
-                    runStart = start + i + 1
-                    continue
-                }
-                guard (-32768...65535).contains(r) else {
-                    throw CaptureError(location, "blocks[\(b)].registers[\(i)]: \(r) is not a 16-bit register value")
-                }
-                run.append(UInt16(truncatingIfNeeded: r))
+            if block.holes.isEmpty {
+                image.insert(RegisterImage.Block(start: start, registers: registers))
+                continue
             }
-            image.insert(RegisterImage.Block(start: runStart, registers: run))
+            var from = 0
+            for hole in block.holes + [registers.count] {
+                if hole > from {
+                    image.insert(RegisterImage.Block(start: start + from, registers: Array(registers[from..<hole])))
+                }
+                from = hole + 1
+            }
         }
         return Capture(device: doc.device, unit: doc.unit, captured: doc.captured, image: image, location: location)
     }

@@ -27,11 +27,11 @@ enum Bench {
         var buffer = JSONBuffer(capacity: 1 << 16)
         let recordRate = try measure(seconds) {
             let device = try DeviceDecoder.decode(image)
-            buffer.bytes.removeAll(keepingCapacity: true)
+            buffer.removeAll()
             for instance in device.models {
                 ReadingRecord.append(instance, device: "bess-1", timestamp: "2026-11-29T05:40:00.123Z", to: &buffer)
             }
-            return buffer.bytes.count
+            return buffer.count
         }
         print(#"{"peer":"sunspec-gateway","bench":"core","registers":\#(image.registerCount),"values":\#(values),"decodes_per_s":\#(Int(decodeRate)),"us_per_decode":\#(String(format: "%.2f", 1e6 / decodeRate)),"decode_and_json_per_s":\#(Int(recordRate)),"us_per_decode_and_json":\#(String(format: "%.2f", 1e6 / recordRate))}"#)
     }

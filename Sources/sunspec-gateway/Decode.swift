@@ -77,7 +77,7 @@ struct Decode: ParsableCommand {
                     printError("\(capture.location): \(error)")
                     if status == .success { status = ExitStatus.dataError }
                 }
-                output.write(buffer.bytes)
+                buffer.withBytes { output.write($0) }
             }
             for error in errors {
                 printError(error.description)

@@ -10,7 +10,7 @@ struct StandardOutput {
     private(set) var failed = false
 
     /// Writes bytes, flushing when the buffer is large.
-    mutating func write(_ bytes: [UInt8]) {
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
         pending.append(contentsOf: bytes)
         if pending.count >= 1 << 16 { flush() }
     }

@@ -41,7 +41,7 @@ struct ReaderErrorTests {
         (#"{"format":"sunspec-gateway/registers","version":2,"blocks":[]}"#, "in.txt: capture version 2 is not supported"),
         (#"{"format":"other","version":1,"blocks":[]}"#, "in.txt: format is 'other'"),
         (#"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":1,"registers":[1,70000]}]}"#,
-         "in.txt: blocks[0].registers[1]: 70000 is not a 16-bit register value"),
+         "in.txt: offset 86: blocks[0].registers[1]: 70000 is not a 16-bit register value"),
         (#"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":65535,"registers":[1,2]}]}"#,
          "in.txt: blocks[0]: start 65535 with 2 registers is outside 0...65535"),
         (#"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":"x","registers":[]}]}"#,

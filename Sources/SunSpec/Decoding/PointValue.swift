@@ -75,81 +75,8 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
 
     /// The exact decimal text, without trailing fraction zeros (`55.3`, `-0.005`, `55300`).
     public var description: String {
-        var bytes: [UInt8] = []
-        appendText(to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
-    /// Appends the exact decimal text as UTF-8.
-    public func appendText(to out: inout [UInt8]) {
-        if magnitude == 0 {
-            out.append(UInt8(ascii: "0"))
-            return
-        }
-        // Written right to left into a scratch buffer, then appended in one copy.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
-            var i = 64
-            var m = magnitude
-            var e = exponent
-            while e < 0 && m % 10 == 0 {  // trailing zeros of the fraction
-                m /= 10
-                e += 1
-            }
-            if e >= 0 {
-                for _ in 0..<min(e, 40) {
-                    i -= 1
-                    buf[i] = UInt8(ascii: "0")
-                }
-                while m > 0 {
-                    i -= 1
-                    buf[i] = UInt8(ascii: "0") &+ UInt8(m % 10)
-                    m /= 10
-                }
-            } else {
-                for _ in 0..<min(-e, 40) {
-                    i -= 1
-                    buf[i] = UInt8(ascii: "0") &+ UInt8(m % 10)
-                    m /= 10
-                }
-                i -= 1
-                buf[i] = UInt8(ascii: ".")
-                if m == 0 {
-                    i -= 1
-                    buf[i] = UInt8(ascii: "0")
-                }
-                while m > 0 {
-                    i -= 1
-                    buf[i] = UInt8(ascii: "0") &+ UInt8(m % 10)
-                    m /= 10
-                }
-            }
-            if negative {
-                i -= 1
-                buf[i] = UInt8(ascii: "-")
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<64]))
-        }
-    }
-}
-
-/// Writing unsigned integers as decimal digits straight into a byte buffer.
-enum DecimalDigits {
-    /// Appends the decimal digits of `value`.
-    @inline(__always)
-    static func append(_ value: UInt64, to out: inout [UInt8]) {
-        if value < 10 {
-            out.append(UInt8(ascii: "0") &+ UInt8(value))
-            return
-        }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buf in
-            var i = 24
-            var v = value
-            while v > 0 {
-                i -= 1
-                buf[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
-                v /= 10
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<24]))
-        }
+        var buffer = JSONBuffer(capacity: 64)
+        buffer.decimal(self)
+        return String(decoding: buffer.bytes, as: UTF8.self)
     }
 }

@@ -1,71 +1,135 @@
-/// A growing UTF-8 buffer that JSON is written into, fast and without Foundation.
-public struct JSONBuffer: Sendable {
-    /// The bytes written so far.
-    public var bytes: [UInt8]
+/// A growing UTF-8 buffer that JSON records are written into, fast and without Foundation.
+///
+/// Writes go straight to memory it owns (no per-append uniqueness or bounds bookkeeping of an
+/// Array): records are written for every poll of every device, so this is a hot path.
+public struct JSONBuffer: @unchecked Sendable {
+    /// Owns the memory; replaced when the buffer grows, freed with the last copy.
+    private final class Storage {
+        let base: UnsafeMutablePointer<UInt8>
+        let capacity: Int
+        init(capacity: Int) {
+            self.capacity = capacity
+            base = .allocate(capacity: capacity)
+        }
+        deinit { base.deallocate() }
+    }
 
-    /// An empty buffer with room for `capacity` bytes.
+    private var storage: Storage
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// Bytes written so far.
+    public private(set) var count = 0
+
+    /// An empty buffer with room for `capacity` bytes to start with.
     public init(capacity: Int = 4096) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = Storage(capacity: max(capacity, 64))
+        base = storage.base
+        self.capacity = storage.capacity
     }
 
-    /// Appends raw ASCII/UTF-8 text as is.
+    /// A copy of the bytes written so far.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// The bytes written so far, without copying, for the duration of `body`.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(storage) { try body(UnsafeRawBufferPointer(start: base, count: count)) }
+    }
+
+    /// Forgets what was written, keeping the memory.
+    public mutating func removeAll() {
+        if !isKnownUniquelyReferenced(&storage) { grow(to: capacity) }
+        count = 0
+    }
+
     @inline(__always)
-    public mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    private mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(to: max(capacity * 2, count + n)) }
     }
 
-    /// `"name":` as UTF-8 bytes, for keys written many times.
-    public static func keyBytes(_ name: String) -> [UInt8] {
-        var buffer = JSONBuffer(capacity: name.utf8.count + 4)
-        buffer.key(name)
-        return buffer.bytes
+    private mutating func grow(to newCapacity: Int) {
+        let bigger = Storage(capacity: newCapacity)
+        bigger.base.update(from: base, count: count)
+        storage = bigger
+        base = bigger.base
+        capacity = newCapacity
+    }
+
+    // MARK: - Writing
+
+    /// Appends a byte.
+    @inline(__always)
+    public mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    /// Appends bytes.
+    @inline(__always)
+    public mutating func append(_ source: UnsafeBufferPointer<UInt8>) {
+        reserve(source.count)
+        (base + count).update(from: source.baseAddress!, count: source.count)
+        count += source.count
     }
 
     /// Appends bytes prepared earlier (a key from `keyBytes`).
     @inline(__always)
     public mutating func append(_ prepared: [UInt8]) {
-        bytes.append(contentsOf: prepared)
+        prepared.withUnsafeBufferPointer { append($0) }
+    }
+
+    /// Appends raw ASCII/UTF-8 text as is.
+    @inline(__always)
+    public mutating func raw(_ text: StaticString) {
+        append(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// `"name":` as UTF-8 bytes, for keys written many times.
+    public static func keyBytes(_ name: String) -> [UInt8] {
+        var buffer = JSONBuffer(capacity: name.utf8.count + 8)
+        buffer.key(name)
+        return buffer.bytes
     }
 
     /// Appends a JSON string literal, escaped.
     public mutating func string(_ text: String) {
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { utf8 in
             // Fast path: nothing to escape.
             if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                bytes.append(contentsOf: utf8)
+                append(utf8)
                 return
             }
+            let hex: StaticString = "0123456789abcdef"
             for b in utf8 {
                 switch b {
-                case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-                case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-                case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
-                case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
-                case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+                case UInt8(ascii: "\""): raw("\\\"")
+                case UInt8(ascii: "\\"): raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
                 case 0..<0x20:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-                default: bytes.append(b)
+                    raw("\\u00")
+                    byte(hex.utf8Start[Int(b >> 4)])
+                    byte(hex.utf8Start[Int(b & 0xF)])
+                default: byte(b)
                 }
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
     }
 
     /// Appends an object key and its colon.
-    @inline(__always)
     public mutating func key(_ name: String) {
         string(name)
-        bytes.append(UInt8(ascii: ":"))
+        byte(UInt8(ascii: ":"))
     }
 
     /// Appends a signed integer.
     public mutating func int(_ value: Int64) {
         if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
+            byte(UInt8(ascii: "-"))
             uint(value.magnitude)
         } else {
             uint(UInt64(value))
@@ -73,27 +137,103 @@ public struct JSONBuffer: Sendable {
     }
 
     /// Appends an unsigned integer.
-    @inline(__always)
     public mutating func uint(_ value: UInt64) {
-        DecimalDigits.append(value, to: &bytes)
+        reserve(20)
+        if value < 10 {
+            base[count] = UInt8(ascii: "0") &+ UInt8(value)
+            count += 1
+            return
+        }
+        var digits = 0
+        var v = value
+        while v > 0 {
+            digits += 1
+            v /= 10
+        }
+        v = value
+        var i = count + digits
+        while v > 0 {
+            i -= 1
+            base[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+            v /= 10
+        }
+        count += digits
+    }
+
+    /// Appends an exact decimal: no exponent, no trailing fraction zeros (`55.3`, `-0.005`, `55300`).
+    public mutating func decimal(_ d: ExactDecimal) {
+        var m = d.magnitude
+        if m == 0 {
+            byte(UInt8(ascii: "0"))
+            return
+        }
+        var e = d.exponent
+        while e < 0 && m % 10 == 0 {  // trailing zeros of the fraction
+            m /= 10
+            e += 1
+        }
+        reserve(64)
+        if d.negative {
+            base[count] = UInt8(ascii: "-")
+            count += 1
+        }
+        if e >= 0 {
+            uint(m)
+            for _ in 0..<min(e, 40) {
+                base[count] = UInt8(ascii: "0")
+                count += 1
+            }
+            return
+        }
+        let fraction = min(-e, 40)
+        var digits = 0
+        var v = m
+        while v > 0 {
+            digits += 1
+            v /= 10
+        }
+        // Integer part ("0" when all digits are in the fraction), point, leading fraction zeros, digits.
+        let integerDigits = digits - fraction
+        let width = (integerDigits > 0 ? digits : fraction + 1) + 1
+        var i = count + width
+        v = m
+        for _ in 0..<fraction {
+            i -= 1
+            base[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+            v /= 10
+        }
+        i -= 1
+        base[i] = UInt8(ascii: ".")
+        if v == 0 {
+            i -= 1
+            base[i] = UInt8(ascii: "0")
+        }
+        while v > 0 {
+            i -= 1
+            base[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
+            v /= 10
+        }
+        count += width
     }
 
     /// Appends a point value as JSON (`null`, a number or a string).
+    @inline(__always)
     public mutating func value(_ value: PointValue) {
         switch value {
         case .null: raw("null")
         case .int(let v): int(v)
         case .uint(let v): uint(v)
-        case .decimal(let d): d.appendText(to: &bytes)
+        case .decimal(let d): decimal(d)
         case .float32(let f):
-            if f.isFinite { bytes.append(contentsOf: f.description.utf8) } else { raw("null") }
+            if f.isFinite { string(f.description, quoted: false) } else { raw("null") }
         case .float64(let d):
-            if d.isFinite { bytes.append(contentsOf: d.description.utf8) } else { raw("null") }
+            if d.isFinite { string(d.description, quoted: false) } else { raw("null") }
         case .string(let s): string(s)
         }
     }
 
-    /// Appends a byte.
-    @inline(__always)
-    public mutating func byte(_ b: UInt8) { bytes.append(b) }
+    private mutating func string(_ text: String, quoted: Bool) {
+        var text = text
+        text.withUTF8 { append($0) }
+    }
 }
