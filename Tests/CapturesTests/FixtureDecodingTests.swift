@@ -48,6 +48,7 @@ struct FixtureDecodingTests {
         #expect(device.models.map(\.address) == reference.models.map(\.address))
         for (a, b) in zip(device.models, reference.models) {
             #expect(a.model.values == b.model.values, "model \(a.model.id) at \(a.address)")
+            #expect(a.model.points == b.model.points, "model \(a.model.id) at \(a.address)")
         }
     }
 
@@ -59,6 +60,7 @@ struct FixtureDecodingTests {
         let text = captures(try fixture("legacy-storage.mbpoll0.txt"), options: CaptureOptions(zeroBased: true))
         let fromMbpoll = try DeviceDecoder.decode(try #require(text.first).image)
         #expect(fromMbpoll.models.map(\.model.values) == device.models.map(\.model.values))
+        #expect(fromMbpoll.models.map(\.model.points) == device.models.map(\.model.points))
     }
 
     @Test("a .jsonl history decodes line by line")

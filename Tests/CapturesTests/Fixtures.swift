@@ -44,5 +44,5 @@ func value(_ device: DecodedDevice, _ path: String) -> PointValue? {
         values = values.groups[g][repeatIndex]
     }
     guard let p = group.pointIndex(named: parts[0]) else { return nil }
-    return values.points[p]
+    return instance.model.value(values, p)
 }

@@ -66,7 +66,8 @@ public enum DeviceDecoder {
     public static func decode(_ image: RegisterImage, base: Int? = nil, catalog: ModelCatalog = .builtin) throws(ChainError) -> DecodedDevice {
         let base = try findBase(in: image, base: base)
         var models: [ModelInstance] = []
-        var counts: [Int: Int] = [:]
+        models.reserveCapacity(16)
+        var counts: [(id: Int, count: Int)] = []
         var address = base + 2
         var chainError: String?
         while true {
@@ -87,8 +88,14 @@ public enum DeviceDecoder {
             } else {
                 model = ModelDecoder.undefined(id: Int(id), window: window, length: Int(length))
             }
-            let index = counts[Int(id), default: 0]
-            counts[Int(id)] = index + 1
+            let index: Int
+            if let k = counts.firstIndex(where: { $0.id == Int(id) }) {
+                index = counts[k].count
+                counts[k].count += 1
+            } else {
+                index = 0
+                counts.append((Int(id), 1))
+            }
             models.append(ModelInstance(address: address, index: index, model: model))
             if end > 65536 {
                 chainError = "model \(id) at \(address) with L=\(length) overruns register 65535"

@@ -1,13 +1,17 @@
-/// The decoded values of one group instance, aligned with its `GroupDefinition`.
+/// Where the values of one group instance are, aligned with its `GroupDefinition`.
+///
+/// The values themselves sit in the model's flat `points` array, in register order: one allocation
+/// per model instead of one per group instance.
 public struct GroupValues: Sendable, Equatable {
-    /// One value per point of the definition, in order (sunssf and pad included).
-    public var points: [PointValue]
+    /// Index in `DecodedModel.points` of this instance's first point; its points follow in
+    /// definition order (sunssf and pad included).
+    public var first: Int
     /// For each nested group of the definition, its instances (one for a single group).
     public var groups: [[GroupValues]]
 
     /// Creates group values.
-    public init(points: [PointValue], groups: [[GroupValues]]) {
-        self.points = points
+    public init(first: Int, groups: [[GroupValues]]) {
+        self.first = first
         self.groups = groups
     }
 }
@@ -22,17 +26,29 @@ public struct DecodedModel: Sendable {
     public let length: Int
     /// Values aligned with the definition; nil for a model with no definition.
     public let values: GroupValues?
+    /// Every point value of every group instance, in register order, as stored.
+    let stored: [StoredValue]
+    /// The model's registers from its ID register (text points are read from them).
+    let registers: ArraySlice<UInt16>
+
+    /// Every point value of every group instance, in register order.
+    public var points: [PointValue] { stored.map { $0.resolved(registers) } }
     /// The registers after L, for a model with no definition (nil where not captured).
     public let raw: [UInt16?]?
     /// What did not fit the rules: length disagreements, missing registers.
     public let errors: [String]
 
     /// Creates a decoded model.
-    public init(id: Int, definition: ModelDefinition?, length: Int, values: GroupValues?, raw: [UInt16?]?, errors: [String]) {
+    init(
+        id: Int, definition: ModelDefinition?, length: Int, values: GroupValues?, stored: [StoredValue], registers: ArraySlice<UInt16>,
+        raw: [UInt16?]?, errors: [String]
+    ) {
         self.id = id
         self.definition = definition
         self.length = length
         self.values = values
+        self.stored = stored
+        self.registers = registers
         self.raw = raw
         self.errors = errors
     }
@@ -40,6 +56,11 @@ public struct DecodedModel: Sendable {
     /// The value of a top-level point, by name.
     public subscript(point name: String) -> PointValue? {
         guard let def = definition, let values, let i = def.group.pointIndex(named: name) else { return nil }
-        return values.points[i]
+        return stored[values.first + i].resolved(registers)
+    }
+
+    /// The value of point `index` of a group instance.
+    public func value(_ instance: GroupValues, _ index: Int) -> PointValue {
+        stored[instance.first + index].resolved(registers)
     }
 }

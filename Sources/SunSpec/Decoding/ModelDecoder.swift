@@ -10,6 +10,7 @@ public enum ModelDecoder {
         window.values.withUnsafeBufferPointer { regs in
             var context = ModelDecoding(registers: regs, missing: window.missing, length: length)
             var offset = 0
+            context.points.reserveCapacity(definition.group.slots.count * 2)
             let values = context.decodeGroup(definition.group, offset: &offset)
             if context.truncated {
                 context.errors.append("L=\(length) is shorter than the \(offset - 2) registers the definition lays out; points past it are null")
@@ -21,7 +22,9 @@ public enum ModelDecoder {
                 context.errors.insert(
                     "\(window.missingCount) registers were not captured; \(context.missingPoints) points that use them are null", at: 0)
             }
-            return DecodedModel(id: definition.id, definition: definition, length: length, values: values, raw: nil, errors: context.errors)
+            return DecodedModel(
+                id: definition.id, definition: definition, length: length, values: values, stored: context.points,
+                registers: window.values, raw: nil, errors: context.errors)
         }
     }
 
@@ -32,18 +35,38 @@ public enum ModelDecoder {
         var errors: [String] = []
         for i in 2..<(length + 2) {
             if i < window.count, window.missing?[i] != true {
-                raw.append(window.values[i])
+                raw.append(window.register(i))
             } else {
                 raw.append(nil)
             }
         }
         let missing = raw.lazy.filter { $0 == nil }.count
         if missing > 0 { errors.append("\(missing) registers were not captured") }
-        return DecodedModel(id: id, definition: nil, length: length, values: nil, raw: raw, errors: errors)
+        return DecodedModel(
+            id: id, definition: nil, length: length, values: nil, stored: [], registers: window.values, raw: raw, errors: errors)
     }
 }
 
 // MARK: - Decoding state
+
+/// Where each enclosing group instance starts, outermost first: a fixed-size stack (SunSpec nests
+/// groups three deep at most; deeper ones are not decoded), so decoding allocates nothing for it.
+struct InstanceStarts {
+    static let capacity = 8
+    private var storage: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    private(set) var count = 0
+
+    mutating func append(_ start: Int) {
+        withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: start, toByteOffset: min(count, 7) * MemoryLayout<Int>.stride, as: Int.self) }
+        count += 1
+    }
+
+    mutating func removeLast() { count -= 1 }
+
+    subscript(_ i: Int) -> Int {
+        withUnsafeBytes(of: storage) { $0.load(fromByteOffset: min(i, 7) * MemoryLayout<Int>.stride, as: Int.self) }
+    }
+}
 
 /// One pass over a model's registers. Scale factors and count points are read straight from the
 /// registers of the group instance that holds them (`starts` keeps where each enclosing instance
@@ -55,7 +78,8 @@ struct ModelDecoding {
     let limit: Int
     /// The registers that may be read: within L and within the window.
     let end: Int
-    var starts: [Int] = []
+    var starts = InstanceStarts()
+    var points: [StoredValue] = []
     var errors: [String] = []
     var truncated = false
     var missingPoints = 0
@@ -72,26 +96,24 @@ struct ModelDecoding {
         let start = offset
         starts.append(start)
         defer { starts.removeLast() }
-        let points = group.slots.withUnsafeBufferPointer { slots in
-            [PointValue](unsafeUninitializedCapacity: slots.count) { buffer, count in
-                for i in 0..<slots.count {
-                    (buffer.baseAddress! + i).initialize(to: value(slots[i], at: start + slots[i].offset))
-                }
-                count = slots.count
+        let first = points.count
+        group.slots.withUnsafeBufferPointer { slots in
+            for i in 0..<slots.count {
+                points.append(value(slots[i], at: start + slots[i].offset))
             }
         }
         offset = start + group.pointsLength
-        if group.groups.isEmpty { return GroupValues(points: points, groups: []) }
+        if group.groups.isEmpty { return GroupValues(first: first, groups: []) }
         var groups: [[GroupValues]] = []
         groups.reserveCapacity(group.groups.count)
         for g in group.groups.indices {
             groups.append(decodeRepeats(group.groups[g], offset: &offset))
         }
-        return GroupValues(points: points, groups: groups)
+        return GroupValues(first: first, groups: groups)
     }
 
     @inline(__always)
-    private mutating func value(_ slot: PointSlot, at: Int) -> PointValue {
+    private mutating func value(_ slot: PointSlot, at: Int) -> StoredValue {
         if at + slot.size > end {
             truncated = true
             return .null
@@ -100,7 +122,7 @@ struct ModelDecoding {
             if slot.isPublished { missingPoints += 1 }
             return .null
         }
-        let raw = PointDecoding.decode(slot.type, registers, at, slot.size)
+        let raw = PointDecoding.stored(slot.type, registers, at, slot.size)
         switch slot.scale {
         case .none:
             return raw
@@ -135,7 +157,7 @@ struct ModelDecoding {
         guard index >= 0 else { return nil }
         let at = starts[index] + ref.offset
         guard at < end, missing?[at] != true else { return nil }
-        let v = PointDecoding.decode(ref.type, registers, at, 1)
+        let v = PointDecoding.stored(ref.type, registers, at, 1)
         guard let n = v.intValue, n >= 0 else { return nil }
         return Int(min(n, 65535))
     }
@@ -197,7 +219,7 @@ struct ModelDecoding {
         return size
     }
 
-    static func scale(_ value: PointValue, _ exponent: Int) -> PointValue {
+    static func scale(_ value: StoredValue, _ exponent: Int) -> StoredValue {
         switch value {
         case .int(let raw): return .decimal(ExactDecimal(raw, exponent: exponent))
         case .uint(let raw): return .decimal(ExactDecimal(unsigned: raw, exponent: exponent))

@@ -1,7 +1,14 @@
 /// Decoding of one point's registers: big-endian, high word first; not-implemented values become null.
 enum PointDecoding {
-    @inline(__always)
+    /// The public value of a point's registers.
     static func decode(_ type: PointType, _ r: UnsafeBufferPointer<UInt16>, _ at: Int, _ size: Int) -> PointValue {
+        stored(type, r, at, size).resolved(ArraySlice(r))
+    }
+
+    /// The stored value of a point's registers; text points are checked for "not implemented" and
+    /// otherwise kept as a reference to their registers.
+    @inline(__always)
+    static func stored(_ type: PointType, _ r: UnsafeBufferPointer<UInt16>, _ at: Int, _ size: Int) -> StoredValue {
         switch type {
         case .int16:
             let v = Int16(bitPattern: r[at])
@@ -40,21 +47,35 @@ enum PointDecoding {
             let d = Double(bitPattern: u64(r, at))
             return d.isNaN ? .null : .float64(d)
         case .string:
-            return string(r, at, size)
+            return r[at] >> 8 == 0 ? .null : .text(.string, at: Int32(at), size: Int32(size))
+        case .ipaddr:
+            return u32(r, at) == 0 ? .null : .text(.ipaddr, at: Int32(at), size: 2)
+        case .ipv6addr:
+            for i in at..<(at + 8) where r[i] != 0 { return .text(.ipv6addr, at: Int32(at), size: 8) }
+            return .null
+        case .eui48:
+            // Four registers: the first two bytes are unused, then the six address bytes.
+            if r[at + 1] == 0xFFFF && r[at + 2] == 0xFFFF && r[at + 3] == 0xFFFF { return .null }
+            return .text(.eui48, at: Int32(at), size: 4)
+        }
+    }
+
+    /// The text of an implemented text point.
+    static func text(_ type: PointType, _ r: UnsafeBufferPointer<UInt16>, _ at: Int, _ size: Int) -> PointValue {
+        switch type {
         case .ipaddr:
             let v = u32(r, at)
-            if v == 0 { return .null }
             return .string("\(v >> 24).\((v >> 16) & 0xFF).\((v >> 8) & 0xFF).\(v & 0xFF)")
         case .ipv6addr:
             return ipv6(r, at)
         case .eui48:
-            // Four registers: the first two bytes are unused, then the six address bytes.
             let bytes = (0..<6).map { i -> UInt8 in
                 let word = r[at + 1 + i / 2]
                 return i % 2 == 0 ? UInt8(word >> 8) : UInt8(word & 0xFF)
             }
-            if bytes.allSatisfy({ $0 == 0xFF }) { return .null }
             return .string(bytes.map { hex2($0) }.joined(separator: ":"))
+        default:
+            return string(r, at, size)
         }
     }
 

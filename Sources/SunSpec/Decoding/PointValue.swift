@@ -43,21 +43,22 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
     public let magnitude: UInt64
     /// Whether the value is negative.
     public let negative: Bool
-    /// The power of ten (the scale factor).
-    public let exponent: Int
+    private let power: Int8
+    /// The power of ten (the scale factor, -10...10 in SunSpec).
+    public var exponent: Int { Int(power) }
 
-    /// Creates `raw * 10^exponent`.
+    /// Creates `raw * 10^exponent`; `exponent` is clamped to -100...100.
     public init(_ raw: Int64, exponent: Int) {
         self.magnitude = raw.magnitude
         self.negative = raw < 0
-        self.exponent = exponent
+        self.power = Int8(clamping: max(-100, min(100, exponent)))
     }
 
     /// Creates `raw * 10^exponent` for an unsigned raw value.
     public init(unsigned raw: UInt64, exponent: Int) {
         self.magnitude = raw
         self.negative = false
-        self.exponent = exponent
+        self.power = Int8(clamping: max(-100, min(100, exponent)))
     }
 
     /// The nearest Double.

@@ -76,7 +76,7 @@ public struct RegisterImage: Sendable, Equatable {
         guard count > 0 else { return RegisterWindow([]) }
         if let b = blockIndex(containing: start), blocks[b].end >= start + count {
             let from = start - blocks[b].start
-            return RegisterWindow(Array(blocks[b].registers[from..<(from + count)]))
+            return RegisterWindow(blocks[b].registers[from..<(from + count)])
         }
         var values = [UInt16](repeating: 0, count: count)
         var missing = [Bool](repeating: true, count: count)

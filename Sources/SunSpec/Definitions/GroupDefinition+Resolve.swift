@@ -2,6 +2,9 @@ extension GroupDefinition {
     /// Resolves named scale factors and count points: a name is looked up in the group that uses it,
     /// then each enclosing group out to the model's top level.
     mutating func resolve(ancestors: [GroupDefinition], modelID: Int) throws(DefinitionError) {
+        guard ancestors.count < 6 else {
+            throw DefinitionError("model \(modelID): group '\(name)' is nested deeper than 6 groups")
+        }
         let chain = [self] + ancestors.reversed()  // own group first, then outwards
         for i in points.indices {
             guard case .point(let sfName, _) = points[i].scaleFactor else { continue }

@@ -232,6 +232,23 @@ public struct JSONBuffer: @unchecked Sendable {
         }
     }
 
+    /// Appends a stored value; text is read from the model's registers.
+    @inline(__always)
+    mutating func value(_ stored: StoredValue, _ registers: UnsafeBufferPointer<UInt16>) {
+        switch stored {
+        case .null: raw("null")
+        case .int(let v): int(v)
+        case .uint(let v): uint(v)
+        case .decimal(let d): decimal(d)
+        case .float32(let f):
+            if f.isFinite { string(f.description, quoted: false) } else { raw("null") }
+        case .float64(let d):
+            if d.isFinite { string(d.description, quoted: false) } else { raw("null") }
+        case .text(let type, let at, let size):
+            value(PointDecoding.text(type, registers, Int(at), Int(size)))
+        }
+    }
+
     private mutating func string(_ text: String, quoted: Bool) {
         var text = text
         text.withUTF8 { append($0) }

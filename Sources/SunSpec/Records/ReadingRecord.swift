@@ -29,7 +29,9 @@ public enum ReadingRecord {
         }
         out.raw(",\"values\":")
         if let definition = model.definition, let values = model.values {
-            appendGroup(definition.group, values, topLevel: true, to: &out)
+            model.registers.withUnsafeBufferPointer { registers in
+                appendGroup(definition.group, values, model.stored, registers, topLevel: true, to: &out)
+            }
         } else {
             out.raw("null")
         }
@@ -53,7 +55,10 @@ public enum ReadingRecord {
     }
 
     /// Appends the `values` object of one group instance.
-    static func appendGroup(_ group: GroupDefinition, _ values: GroupValues, topLevel: Bool, to out: inout JSONBuffer) {
+    static func appendGroup(
+        _ group: GroupDefinition, _ values: GroupValues, _ points: [StoredValue], _ registers: UnsafeBufferPointer<UInt16>, topLevel: Bool,
+        to out: inout JSONBuffer
+    ) {
         out.byte(UInt8(ascii: "{"))
         var first = true
         // The model's own ID and L (the first two points of the top level) are left out.
@@ -63,7 +68,7 @@ public enum ReadingRecord {
                 if !first { out.byte(UInt8(ascii: ",")) }
                 first = false
                 out.append(group.pointKeys[i])
-                out.value(values.points[i])
+                out.value(points[values.first + i], registers)
             }
         }
         for (g, sub) in group.groups.enumerated() {
@@ -75,11 +80,11 @@ public enum ReadingRecord {
                 out.byte(UInt8(ascii: "["))
                 for (k, instance) in instances.enumerated() {
                     if k > 0 { out.byte(UInt8(ascii: ",")) }
-                    appendGroup(sub, instance, topLevel: false, to: &out)
+                    appendGroup(sub, instance, points, registers, topLevel: false, to: &out)
                 }
                 out.byte(UInt8(ascii: "]"))
             } else if let only = instances.first {
-                appendGroup(sub, only, topLevel: false, to: &out)
+                appendGroup(sub, only, points, registers, topLevel: false, to: &out)
             } else {
                 out.raw("null")
             }

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""`make bench`: sunspec-gateway beside pysunspec2, measured in the same run on the same inputs.
+
+1. Core decode of the 1,030-register battery-inverter capture (registers in, typed values out):
+   sunspec-bench core vs pysunspec2 set_mb + get_dict(computed=True).
+2. The whole pipeline: a .jsonl of 2,000 captures decoded to reading lines (parse, decode, JSON):
+   `sunspec-gateway decode` vs pysunspec2 doing the same (json.loads, set_mb, get_dict, json.dumps).
+
+Prints each figure, both sides, and the ratio against the targets (core >= 100x, pipeline >= 30x).
+It is a benchmark, not a test: it reports, and exits 0 unless something failed to run.
+"""
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PY = sys.executable
+GATEWAY = os.path.join(REPO, ".build", "release", "sunspec-gateway")
+BENCH = os.path.join(REPO, ".build", "release", "sunspec-bench")
+CAPTURE = os.path.join(REPO, "Fixtures", "battery-inverter.json")
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def timed(cmd, stdout):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=stdout)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss
+
+
+def main():
+    seconds = os.environ.get("BENCH_SECONDS", "3")
+    captures = int(os.environ.get("BENCH_CAPTURES", "2000"))
+    print(f"# machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M:%S')}")
+
+    # 1. Core decode, both sides back to back.
+    ours = run_json([BENCH, "core", CAPTURE, seconds])
+    peer = run_json([PY, os.path.join(REPO, "bench", "pysunspec2_decode.py"), "core", "--capture", CAPTURE, "--seconds", seconds])
+    ratio = peer["us_per_decode"] / ours["us_per_decode"]
+    print(json.dumps(ours))
+    print(json.dumps(peer))
+    print(f"core decode ({ours['registers']} registers): sunspec-gateway {ours['us_per_decode']} us, "
+          f"pysunspec2 {peer['us_per_decode']} us -> {ratio:.0f}x (target >= 100x); "
+          f"with the reading lines written: {ours['us_per_decode_and_json']} us")
+
+    # 2. Whole pipeline over a recorded history.
+    with tempfile.TemporaryDirectory() as tmp:
+        history = os.path.join(tmp, "history.jsonl")
+        subprocess.run([PY, os.path.join(REPO, "bench", "make_history.py"), str(captures), history], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(os.devnull, "w") as null:
+            runs = [timed([GATEWAY, "decode", history], null) for _ in range(5)]
+        wall, cpu, rss = min(runs)
+        lines = subprocess.run([GATEWAY, "decode", history], check=True, capture_output=True).stdout.count(b"\n")
+        peer_pipe = run_json([PY, os.path.join(REPO, "bench", "pysunspec2_decode.py"), "pipeline", history])
+        print(json.dumps({"peer": "sunspec-gateway", "bench": "pipeline", "captures": captures, "lines": lines,
+                          "seconds": round(wall, 4), "cpu_seconds": round(cpu, 4), "captures_per_s": round(captures / wall),
+                          "max_rss_kb": rss}))
+        print(json.dumps(peer_pipe))
+        ratio = peer_pipe["seconds"] / wall
+        print(f"pipeline ({captures} captures, {os.path.getsize(history) // 1024} KiB): sunspec-gateway {wall:.3f} s "
+              f"(best of 5), pysunspec2 {peer_pipe['seconds']:.3f} s -> {ratio:.0f}x (target >= 30x)")
+
+
+if __name__ == "__main__":
+    main()
