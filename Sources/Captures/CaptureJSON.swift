@@ -9,18 +9,30 @@ public enum CaptureJSON {
     /// The format tag.
     public static let formatName = "sunspec-gateway/registers"
 
+    /// The non-empty lines of a JSON Lines input (a recorded poll history), or nil when the input
+    /// is a single document (possibly pretty-printed over several lines).
+    public static func jsonLines(_ bytes: [UInt8], name: String) -> [Line]? {
+        let nonEmpty = splitLines(bytes).filter { !$0.range.isEmpty }
+        return nonEmpty.count > 1 && isJSONLines(bytes, nonEmpty, name: name) ? nonEmpty : nil
+    }
+
+    /// Parses one line of a JSON Lines input.
+    public static func parse(_ bytes: [UInt8], line: Line, name: String) -> Result<Capture, CaptureError> {
+        do {
+            return .success(try parse(bytes[line.range], location: "\(name):\(line.number)"))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// Reads one capture, or one per non-empty line when the input holds several lines of JSON.
     static func read(_ bytes: [UInt8], name: String, _ body: (Capture) -> Void) -> [CaptureError] {
-        let lines = splitLines(bytes)
-        let nonEmpty = lines.filter { !$0.range.isEmpty }
-        // One document (possibly pretty-printed over several lines) or JSON Lines.
-        if nonEmpty.count > 1, isJSONLines(bytes, nonEmpty, name: name) {
+        if let lines = jsonLines(bytes, name: name) {
             var errors: [CaptureError] = []
-            for line in nonEmpty {
-                do {
-                    body(try parse(bytes[line.range], location: "\(name):\(line.number)"))
-                } catch {
-                    errors.append(error)
+            for line in lines {
+                switch parse(bytes, line: line, name: name) {
+                case .success(let capture): body(capture)
+                case .failure(let error): errors.append(error)
                 }
             }
             return errors
@@ -103,9 +115,12 @@ public enum CaptureJSON {
         return Capture(device: doc.device, unit: doc.unit, captured: doc.captured, image: image, location: location)
     }
 
-    struct Line {
-        let number: Int
-        let range: Range<Int>
+    /// A line of the input: its 1-based number and its bytes (trimmed).
+    public struct Line: Sendable {
+        /// 1-based line number.
+        public let number: Int
+        /// Byte range, without the line end and surrounding blanks.
+        public let range: Range<Int>
     }
 
     static func splitLines(_ bytes: [UInt8]) -> [Line] {
