@@ -29,8 +29,9 @@ $(VENV)/.done: Tests/Interop/requirements.txt
 build: deps
 	$(SWIFT) build
 
+# The release binary links the Swift runtime statically: copied alone to another Linux machine, it runs.
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 ## Decode the bundled battery-inverter capture and print its readings.
 demo: build
@@ -51,7 +52,7 @@ interop: venv
 
 ## Benchmarks beside pysunspec2 (a benchmark, not a timed test).
 bench: release venv
-	$(SWIFT) build -c release --product sunspec-bench
+	$(SWIFT) build -c release --static-swift-stdlib --product sunspec-bench
 	bench/run.sh $(PYTHON)
 
 ## libFuzzer targets over the decoder and each capture reader.

@@ -66,12 +66,12 @@ struct DefinitionTests {
             (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int16","size":1},{"name":"A","type":"int16","size":1}]}}"#, "defined twice"),
             (#"{"id":9000}"#, "missing key 'group'"),
             (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int16","size":1}]}}"#, "the first two points must be ID and L"),
-            (#"{"id":9000,"group":"#, "invalid JSON"),
+            (#"{"id":9000,"group":"#, "offset 19: expected an object"),
             (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1}],"groups":[{"name":"g","type":"group","count":"N","points":[]}]}}"#, "count point 'N'"),
         ]
         for (json, expected) in cases {
             let error = #expect(throws: DefinitionError.self) {
-                try ModelDefinition(json: Data(json.utf8))
+                try ModelDefinition(json: json.utf8)
             }
             #expect(error?.message.contains(expected) == true, "\(String(describing: error)) should say \(expected)")
         }

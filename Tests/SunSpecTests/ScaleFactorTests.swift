@@ -57,7 +57,7 @@ struct ScaleFactorTests {
               {"name":"G","type":"int16","size":1,"sf":"X_SF"},{"name":"X_SF","type":"sunssf","size":1}]},
               {"name":"h","type":"group","points":[{"name":"H","type":"int16","size":1,"sf":"X_SF"}]}]}}
             """#
-        let model = try ModelDefinition(json: .init(json.utf8))
+        let model = try ModelDefinition(json: json.utf8)
         let decoded = ModelDecoder.decode(model, window: RegisterWindow([64900, 5, 123, 0xFFFF, 456, 0xFFFE, 789]), length: 5)
         let line = readingLine(decoded)
         #expect(line.contains(#""values":{"T":12.3,"g":{"G":4.56},"h":{"H":78.9}}"#), "\(line)")
@@ -70,7 +70,7 @@ struct ScaleFactorTests {
               {"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},
               {"name":"T","type":"int16","size":1,"sf":-2},{"name":"U","type":"uint32","size":2,"sf":3}]}}
             """#
-        let model = try ModelDefinition(json: .init(json.utf8))
+        let model = try ModelDefinition(json: json.utf8)
         let decoded = ModelDecoder.decode(model, window: RegisterWindow([64901, 3, 0xFF38, 0, 42]), length: 3)
         #expect(readingLine(decoded).contains(#""values":{"T":-2,"U":42000}"#))
     }

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// The model definitions in use: the built-in official ones, overridden by any loaded at run time.
@@ -33,7 +32,7 @@ public final class ModelCatalog: Sendable {
         guard let slot = Self.slot(of: id) else { return nil }
         if let model = parsed.withLock({ $0[slot] }) { return model }
         // The built-in definitions are checked by the tests; a failure here is a build defect.
-        let model = try! ModelDefinition(json: Data(builtinModelJSON[id]!.utf8))
+        let model = try! ModelDefinition(json: builtinModelJSON[id]!.utf8)
         parsed.withLock { $0[slot] = model }
         return model
     }
