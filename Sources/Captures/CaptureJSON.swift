@@ -112,7 +112,14 @@ public enum CaptureJSON {
                 from = hole + 1
             }
         }
-        return Capture(device: doc.device, unit: doc.unit, captured: doc.captured, image: image, location: location)
+        var captured: String?
+        if let text = doc.captured {
+            guard let normal = Timestamp.normalized(text) else {
+                throw CaptureError(location, "captured: '\(text)' is not an RFC 3339 date-time")
+            }
+            captured = normal
+        }
+        return Capture(device: doc.device, unit: doc.unit, captured: captured, image: image, location: location)
     }
 
     /// A line of the input: its 1-based number and its bytes (trimmed).

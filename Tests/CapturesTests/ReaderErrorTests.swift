@@ -64,6 +64,17 @@ struct ReaderErrorTests {
         #expect(found.first?.hasPrefix(expected) == true, "\(found)")
     }
 
+    @Test("capture times become UTC RFC 3339 with milliseconds", arguments: [
+        ("2026-11-29T05:40:00.123Z", "2026-11-29T05:40:00.123Z"), ("2026-11-29T05:40:00Z", "2026-11-29T05:40:00.000Z"),
+        ("2026-11-29T06:40:00.5+01:00", "2026-11-29T05:40:00.500Z"), ("2026-11-29 05:40:00Z", "2026-11-29T05:40:00.000Z"),
+    ])
+    func timestamps(text: String, expected: String) throws {
+        let json = #"{"format":"sunspec-gateway/registers","version":1,"captured":"\#(text)","blocks":[]}"#
+        #expect(captures(Array(json.utf8)).first?.captured == expected)
+        #expect(errors(#"{"format":"sunspec-gateway/registers","version":1,"captured":"yesterday","blocks":[]}"#)
+            == ["in.txt: captured: 'yesterday' is not an RFC 3339 date-time"])
+    }
+
     @Test("a bad line in a .jsonl is reported with its line; the other lines still decode")
     func jsonlBadLine() {
         let good = #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":0,"registers":[21365,28243,65535,0]}]}"#

@@ -178,7 +178,7 @@ class CaptureServer(object):
 
 def run_mbpoll(port, spans, dtype, zero_based, out_path):
     """Read every span with mbpoll (chunks of <= 125); stdout concatenated into out_path.
-    Returns the number of mbpoll calls."""
+    Returns (mbpoll calls, registers read)."""
     calls = 0
     values = 0
     with open(out_path, "wb") as out:
@@ -191,14 +191,17 @@ def run_mbpoll(port, spans, dtype, zero_based, out_path):
                 if zero_based:
                     cmd.append("-0")
                 cmd += ["-r", str(ref), "-c", str(n), "-1", "127.0.0.1"]
-                try:
-                    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                       timeout=STEP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    raise StepFailed("%s: timed out" % " ".join(cmd))
-                calls += 1
-                lines = [ln for ln in r.stdout.decode("utf-8", "replace").splitlines()
-                         if ln.startswith("[") and "]:" in ln]
+                for attempt in (1, 2):     # mbpoll waits 1 s for an answer: allow one retry on a busy box
+                    try:
+                        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           timeout=STEP_TIMEOUT)
+                    except subprocess.TimeoutExpired:
+                        raise StepFailed("%s: timed out" % " ".join(cmd))
+                    calls += 1
+                    lines = [ln for ln in r.stdout.decode("utf-8", "replace").splitlines()
+                             if ln.startswith("[") and "]:" in ln]
+                    if r.returncode == 0 and len(lines) == n:
+                        break
                 if r.returncode != 0 or len(lines) != n:
                     raise StepFailed("%s: exit %s, %d of %d registers; stderr: %s"
                                      % (" ".join(cmd), r.returncode, len(lines), n,
@@ -265,7 +268,7 @@ def gateway_decode(gateway, path, extra):
     stderr = r.stderr.decode("utf-8", "replace").strip()
     if r.returncode != 0:
         raise StepFailed("%s: exit %d: %s" % (" ".join(cmd), r.returncode, stderr[-500:]))
-    records = []
+    records, lines = [], []
     for n, line in enumerate(r.stdout.decode("utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -275,7 +278,8 @@ def gateway_decode(gateway, path, extra):
             raise StepFailed("%s: stdout line %d is not JSON (%s): %s" % (" ".join(cmd), n, exc, line[:200]))
         if isinstance(rec, dict) and rec.get("type") == "reading":
             records.append(rec)
-    return records, stderr
+            lines.append(line.strip())
+    return records, lines, stderr
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,7 +363,7 @@ class Case(object):
 
 def check_format(case, gateway, label, path, extra, ref, fields, detail=""):
     try:
-        recs, stderr = gateway_decode(gateway, path, extra)
+        recs, lines, stderr = gateway_decode(gateway, path, extra)
     except StepFailed as exc:
         case.checks.append((label, False, str(exc)))
         return
@@ -370,10 +374,13 @@ def check_format(case, gateway, label, path, extra, ref, fields, detail=""):
         case.checks.append((label, True, "%d records%s" % (len(recs), detail)))
         return
     i, rec, p, o, r = d
+    text = lines[i] if i < len(lines) else "(none)"
     case.checks.append((label, False,
-                        "record %d (model %s index %s addr %s) %s: %s %s, capture %s; input %s"
+                        "record %d (model %s index %s addr %s) %s: %s %s, capture %s; input %s %s\n"
+                        "    %s record: %s"
                         % (i, rec.get("model"), rec.get("index"), rec.get("addr"), p, label, show(o),
-                           show(r), path)))
+                           show(r), path, " ".join(extra), label,
+                           text if len(text) <= 400 else text[:397] + "...")))
 
 
 def run_case(case, gateway, workdir):
@@ -381,7 +388,7 @@ def run_case(case, gateway, workdir):
     cap = load_capture(cap_path)
     spans = capture_spans(cap)
     tag = case.name
-    ref, stderr = gateway_decode(gateway, cap_path, ["--format", "capture"])
+    ref, _lines, stderr = gateway_decode(gateway, cap_path, ["--format", "capture"])
     if stderr:
         case.notes.append("capture: gateway stderr: %s" % stderr[:300])
     if not ref:
