@@ -13,6 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -22,11 +25,25 @@ let package = Package(
         ),
         .target(name: "SunSpec"),
         .target(name: "Captures", dependencies: ["SunSpec"]),
+        .target(name: "Modbus", dependencies: ["CModbus"]),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "SunSpec", "Captures", "Modbus",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "sunspec-gateway",
             dependencies: [
                 "SunSpec",
                 "Captures",
+                "Modbus",
+                "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -35,5 +52,7 @@ let package = Package(
         .testTarget(name: "SunSpecTests", dependencies: ["SunSpec"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "SunSpec"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["sunspec-gateway"]),
+        .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "SunSpec", "Captures"]),
     ]
 )

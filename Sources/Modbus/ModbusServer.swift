@@ -1,0 +1,177 @@
+import CModbus
+import Foundation
+import Synchronization
+
+/// What a served device answers to a read.
+public enum ServerReply: Sendable, Equatable {
+    /// The registers asked for.
+    case registers([UInt16])
+    /// A Modbus exception (2: illegal data address, 0x0B: gateway target failed to respond...).
+    case exception(UInt8)
+}
+
+/// The registers a server serves, by unit id.
+public protocol RegisterSource: Sendable {
+    /// The answer to a read of `count` registers of `unit` from `address`.
+    func read(unit: UInt8, kind: RegisterKind, address: Int, count: Int) -> ServerReply
+}
+
+/// A Modbus TCP server over libmodbus, for the simulator (and later the SunSpec export).
+///
+/// libmodbus 3.1.6's own server loop stalls every client on odd input (`modbus_reply` sleeps a full
+/// response timeout on an unknown function code; a partial frame blocks a shared select loop), so
+/// each connection has its own thread and context, only libmodbus's framing is used, replies are
+/// built here (function codes other than 3 and 4 get exception 1 at once), and connections are capped.
+public final class ModbusTCPServer: @unchecked Sendable {
+    /// The address listened on.
+    public let host: String
+    /// Most connections served at once; more are closed on accept.
+    public let maxConnections: Int
+    /// Requests answered (registers or exception), for tests and benchmarks.
+    public var requests: Int { requestCount.load(ordering: .relaxed) }
+    /// The port listened on, once started.
+    public private(set) var port: Int
+
+    private let source: any RegisterSource
+    private let requestCount = Atomic<Int>(0)
+    private let state = Mutex(State())
+    private var listenContext: OpaquePointer?
+    private var listenSocket: Int32 = -1
+
+    private struct State {
+        var connections: Set<Int32> = []
+        var stopping = false
+    }
+
+    /// Creates a server; `port` 0 picks a free one. `host` is a dotted IPv4 address.
+    public init(host: String = "127.0.0.1", port: Int, maxConnections: Int = 64, source: any RegisterSource) {
+        self.host = host
+        self.port = port
+        self.maxConnections = maxConnections
+        self.source = source
+    }
+
+    /// Binds, listens and starts accepting; returns the port.
+    @discardableResult
+    public func start() throws(ModbusError) -> Int {
+        guard let ctx = modbus_new_tcp(host, Int32(port)) else {
+            throw ModbusError.fromErrno(cmodbus_errno(), operation: "listen on \(host):\(port)", unit: nil, address: nil)
+        }
+        let fd = modbus_tcp_listen(ctx, 64)
+        guard fd >= 0 else {
+            let code = cmodbus_errno()
+            modbus_free(ctx)
+            throw ModbusError.fromErrno(code, operation: "listen on \(host):\(port)", unit: nil, address: nil)
+        }
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        listenContext = ctx
+        listenSocket = fd
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "modbus server \(host):\(port)"
+        thread.stackSize = 256 * 1024
+        thread.start()
+        return port
+    }
+
+    /// Stops accepting and closes every connection.
+    public func stop() {
+        let connections: Set<Int32> = state.withLock { s in
+            s.stopping = true
+            return s.connections
+        }
+        if listenSocket >= 0 { Glibc.shutdown(listenSocket, Int32(SHUT_RDWR)) }
+        for fd in connections { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+    }
+
+    // MARK: - Threads
+
+    private func acceptLoop() {
+        guard let ctx = listenContext else { return }
+        let listenFD = listenSocket
+        var serverSocket = listenFD
+        while true {
+            let fd = modbus_tcp_accept(ctx, &serverSocket)
+            if state.withLock({ $0.stopping }) {
+                if fd >= 0 { close(fd) }
+                break
+            }
+            guard fd >= 0 else {
+                if cmodbus_errno() == EINTR || cmodbus_errno() == ECONNABORTED { continue }
+                break
+            }
+            let accepted = state.withLock { s -> Bool in
+                guard s.connections.count < maxConnections else { return false }
+                s.connections.insert(fd)
+                return true
+            }
+            guard accepted else {
+                close(fd)
+                continue
+            }
+            let thread = Thread { [self] in serve(fd) }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        }
+        close(listenFD)
+        modbus_free(ctx)
+    }
+
+    private func serve(_ fd: Int32) {
+        defer {
+            state.withLock { _ = $0.connections.remove(fd) }
+            close(fd)
+        }
+        guard let ctx = modbus_new_tcp(host, Int32(port)) else { return }
+        defer { modbus_free(ctx) }
+        modbus_set_socket(ctx, fd)
+        modbus_set_indication_timeout(ctx, 0, 0)  // an idle client may wait as long as it likes
+        modbus_set_byte_timeout(ctx, 0, 500_000)  // a frame that stops half way ends the connection
+        var query = [UInt8](repeating: 0, count: Int(MODBUS_TCP_MAX_ADU_LENGTH))
+        while true {
+            let rc = query.withUnsafeMutableBufferPointer { modbus_receive(ctx, $0.baseAddress) }
+            if rc == 0 { continue }
+            guard rc > 7 else { return }  // closed, reset, partial frame or garbage: drop the connection
+            let response = Self.respond(to: Array(query[0..<Int(rc)]), source: source)
+            requestCount.add(1, ordering: .relaxed)
+            let sent = response.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent != response.count { return }
+        }
+    }
+
+    /// The TCP response to one request ADU (MBAP header of 7 bytes, then the PDU).
+    static func respond(to query: [UInt8], source: any RegisterSource) -> [UInt8] {
+        let unit = query[6]
+        let function = query[7]
+        var pdu: [UInt8]
+        if (function == 3 || function == 4) && query.count >= 12 {
+            let address = Int(query[8]) << 8 | Int(query[9])
+            let count = Int(query[10]) << 8 | Int(query[11])
+            if !(1...125).contains(count) || address + count > 65536 {
+                pdu = [function | 0x80, 3]
+            } else {
+                switch source.read(unit: unit, kind: function == 3 ? .holding : .input, address: address, count: count) {
+                case .registers(let registers) where registers.count == count:
+                    pdu = [function, UInt8(count * 2)]
+                    pdu.reserveCapacity(2 + count * 2)
+                    for r in registers {
+                        pdu.append(UInt8(r >> 8))
+                        pdu.append(UInt8(r & 0xFF))
+                    }
+                case .registers:
+                    pdu = [function | 0x80, 4]
+                case .exception(let code):
+                    pdu = [function | 0x80, code]
+                }
+            }
+        } else {
+            pdu = [function | 0x80, 1]  // illegal function: only reads are served
+        }
+        let length = pdu.count + 1
+        return [query[0], query[1], 0, 0, UInt8(length >> 8), UInt8(length & 0xFF), unit] + pdu
+    }
+}
