@@ -1,0 +1,60 @@
+import Modbus
+import SunSpec
+import Synchronization
+
+/// Devices served from captured register images, one per unit id: what `simulate` and `demo` serve.
+/// A register that was not captured answers exception 2 (as devices do past their map); a unit
+/// with no image answers 0x0B (gateway target failed to respond).
+public final class CaptureDevices: RegisterSource, @unchecked Sendable {
+    private let images: Mutex<[UInt8: RegisterImage]>
+
+    /// Serves these images by unit id.
+    public init(_ images: [UInt8: RegisterImage]) {
+        self.images = Mutex(images)
+    }
+
+    /// The units served.
+    public var units: [UInt8] { images.withLock { $0.keys.sorted() } }
+
+    /// Replaces a unit's registers (the animation, or a test changing the device under the gateway).
+    public func update(unit: UInt8, _ body: (inout RegisterImage) -> Void) {
+        images.withLock { all in
+            guard var image = all[unit] else { return }
+            all[unit] = nil  // keep the image uniquely referenced while it changes
+            body(&image)
+            all[unit] = image
+        }
+    }
+
+    /// The current registers of a unit.
+    public func image(unit: UInt8) -> RegisterImage? { images.withLock { $0[unit] } }
+
+    public func read(unit: UInt8, kind: RegisterKind, address: Int, count: Int) -> ServerReply {
+        images.withLock { all in
+            guard let image = all[unit] else { return .exception(0x0B) }
+            let window = image.window(start: address, count: count)
+            if window.missing != nil { return .exception(2) }
+            return .registers(Array(window.values))
+        }
+    }
+}
+
+/// A `RegisterSource` read in-process, for tests and the benchmark's fleet: no sockets involved.
+public struct InProcessReader: RegisterReader {
+    let source: any RegisterSource
+
+    /// Reads from `source`.
+    public init(_ source: any RegisterSource) {
+        self.source = source
+    }
+
+    public func read(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?) async throws(ModbusError) -> [UInt16] {
+        guard (1...125).contains(count) else {
+            throw ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: "read", unit: unit, address: address)
+        }
+        switch source.read(unit: UInt8(truncatingIfNeeded: unit), kind: kind, address: address, count: count) {
+        case .registers(let r): return r
+        case .exception(let code): throw ModbusError(.exception(code), operation: "read", unit: unit, address: address)
+        }
+    }
+}
