@@ -168,7 +168,8 @@ private struct Walk {
             do {
                 try await read(base, min(size, 65536 - base))
             } catch {
-                guard case .exception(let code) = error.kind else {
+                guard case .exception(let code) = error.kind, code != 0x0A, code != 0x0B else {
+                    // No answer, or a gateway saying the unit is not there: no base will do better.
                     throw DiscoveryError(message: "unit \(discovery.unit): \(error)", cause: error)
                 }
                 tried[base] = "exception \(code)"

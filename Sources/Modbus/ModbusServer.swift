@@ -145,33 +145,32 @@ public final class ModbusTCPServer: @unchecked Sendable {
 
     /// The TCP response to one request ADU (MBAP header of 7 bytes, then the PDU).
     static func respond(to query: [UInt8], source: any RegisterSource) -> [UInt8] {
-        let unit = query[6]
-        let function = query[7]
-        var pdu: [UInt8]
-        if (function == 3 || function == 4) && query.count >= 12 {
-            let address = Int(query[8]) << 8 | Int(query[9])
-            let count = Int(query[10]) << 8 | Int(query[11])
-            if !(1...125).contains(count) || address + count > 65536 {
-                pdu = [function | 0x80, 3]
-            } else {
-                switch source.read(unit: unit, kind: function == 3 ? .holding : .input, address: address, count: count) {
-                case .registers(let registers) where registers.count == count:
-                    pdu = [function, UInt8(count * 2)]
-                    pdu.reserveCapacity(2 + count * 2)
-                    for r in registers {
-                        pdu.append(UInt8(r >> 8))
-                        pdu.append(UInt8(r & 0xFF))
-                    }
-                case .registers:
-                    pdu = [function | 0x80, 4]
-                case .exception(let code):
-                    pdu = [function | 0x80, code]
-                }
-            }
-        } else {
-            pdu = [function | 0x80, 1]  // illegal function: only reads are served
-        }
+        let pdu = replyPDU(unit: query[6], function: query[7], body: Array(query[8...]), source: source)
         let length = pdu.count + 1
-        return [query[0], query[1], 0, 0, UInt8(length >> 8), UInt8(length & 0xFF), unit] + pdu
+        return [query[0], query[1], 0, 0, UInt8(length >> 8), UInt8(length & 0xFF), query[6]] + pdu
+    }
+
+    /// The response PDU (function code onwards) to a request for `unit`: reads of holding (3) and
+    /// input (4) registers are served; any other function gets exception 1 at once.
+    static func replyPDU(unit: UInt8, function: UInt8, body: [UInt8], source: any RegisterSource) -> [UInt8] {
+        guard function == 3 || function == 4 else { return [function | 0x80, 1] }
+        guard body.count >= 4 else { return [function | 0x80, 3] }
+        let address = Int(body[0]) << 8 | Int(body[1])
+        let count = Int(body[2]) << 8 | Int(body[3])
+        guard (1...125).contains(count), address + count <= 65536 else { return [function | 0x80, 3] }
+        switch source.read(unit: unit, kind: function == 3 ? .holding : .input, address: address, count: count) {
+        case .registers(let registers) where registers.count == count:
+            var pdu: [UInt8] = [function, UInt8(count * 2)]
+            pdu.reserveCapacity(2 + count * 2)
+            for r in registers {
+                pdu.append(UInt8(r >> 8))
+                pdu.append(UInt8(r & 0xFF))
+            }
+            return pdu
+        case .registers:
+            return [function | 0x80, 4]
+        case .exception(let code):
+            return [function | 0x80, code]
+        }
     }
 }

@@ -37,6 +37,13 @@ struct StandardOutput {
     }
 }
 
+/// Prints one line to standard output at once (unbuffered).
+func printNow(_ line: String) {
+    var text = line
+    text.append("\n")
+    text.withUTF8 { buf in _ = Glibc.write(1, buf.baseAddress, buf.count) }
+}
+
 /// Prints one line to standard error.
 func printError(_ line: String) {
     var text = line

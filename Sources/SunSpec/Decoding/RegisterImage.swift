@@ -35,6 +35,12 @@ public struct RegisterImage: Sendable, Equatable {
             }
             return
         }
+        // Inside one block: overwrite in place.
+        if let b = blockIndex(containing: block.start), blocks[b].end >= block.end {
+            let from = block.start - blocks[b].start
+            blocks[b].registers.replaceSubrange(from..<(from + block.registers.count), with: block.registers)
+            return
+        }
         // General case: keep the parts of existing blocks the new one does not cover, then coalesce.
         var parts: [Block] = []
         for b in blocks {

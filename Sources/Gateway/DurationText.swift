@@ -1,0 +1,34 @@
+/// Durations as people write them in configs and flags: `1s`, `500ms`, `2m`, `1.5s`, `250us`.
+public enum DurationText {
+    /// The duration, or nil when `text` is not one.
+    public static func parse(_ text: String) -> Duration? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let units: [(String, Double)] = [("ms", 1e-3), ("us", 1e-6), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where t.hasSuffix(suffix) {
+            guard let n = Double(t.dropLast(suffix.count)), n.isFinite, n >= 0 else { return nil }
+            return .microseconds(Int64((n * scale * 1_000_000).rounded()))
+        }
+        return nil
+    }
+
+    /// `1s`, `500ms`.
+    public static func format(_ d: Duration) -> String {
+        let micros = d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000
+        if micros % 1_000_000 == 0 { return "\(micros / 1_000_000)s" }
+        if micros % 1000 == 0 { return "\(micros / 1000)ms" }
+        return "\(micros)us"
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Set<Character>) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
+
+extension Set where Element == Character {
+    static let whitespaces: Set<Character> = [" ", "\t"]
+}

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Captures
+import Foundation
+import Gateway
+import Modbus
+import SunSpec
+
+/// `sunspec-gateway simulate`: serves captures as live Modbus devices.
+struct Simulate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve captured register maps as live Modbus devices (one unit id per capture).",
+        discussion: """
+            TCP serves every capture on one port, each as its own unit id (the capture's unit, else \
+            --unit, --unit+1, ...). RTU serves one capture per serial line. Registers not in a \
+            capture answer exception 2; unknown units 0x0B; function codes other than 3 and 4, 1.
+            """
+    )
+
+    @Argument(help: "Capture files (any format decode reads; a .jsonl serves its first capture).")
+    var captures: [String]
+
+    @Option(help: "Serve Modbus TCP on ADDRESS:PORT (dotted IPv4, e.g. 127.0.0.1:1502).")
+    var tcp: String?
+
+    @Option(help: "Serve Modbus RTU on a serial device.")
+    var rtu: String?
+
+    @Option(help: "RTU baud rate.")
+    var baud = 19200
+
+    @Option(help: "RTU parity: N, E or O.")
+    var parity = "E"
+
+    @Option(help: "Unit id of the first capture that does not name its own.")
+    var unit = 1
+
+    @Flag(help: "Move the measured values plausibly over time.")
+    var animate = false
+
+    @Option(name: .customLong("max-connections"), help: "Most TCP clients served at once.")
+    var maxConnections = 64
+
+    @Option(help: "Stop after this long (default: run until interrupted).")
+    var duration: Duration?
+
+    func validate() throws {
+        guard (tcp == nil) != (rtu == nil) else { throw ValidationError("give one of --tcp ADDRESS:PORT or --rtu DEVICE") }
+        if rtu != nil && captures.count != 1 { throw ValidationError("RTU serves one capture per serial line") }
+    }
+
+    func run() async throws {
+        var images: [UInt8: RegisterImage] = [:]
+        var next = unit
+        for file in captures {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                printError("\(file): no such file")
+                throw ExitStatus.noInput
+            }
+            var first: Capture?
+            let errors = CaptureReader.read([UInt8](data), name: file) { capture in if first == nil { first = capture } }
+            guard let capture = first else {
+                printError(errors.first?.description ?? "\(file): no capture")
+                throw ExitStatus.dataError
+            }
+            var id = capture.unit ?? next
+            if images[UInt8(clamping: id)] != nil { id = next }
+            while images[UInt8(clamping: id)] != nil { id += 1 }
+            images[UInt8(clamping: id)] = capture.image
+            next = id + 1
+        }
+        let devices = CaptureDevices(images)
+        let animations = animate ? images.mapValues { Animation(image: $0) } : [:]
+        var stop: () -> Void
+        if let tcp {
+            guard let endpoint = Endpoint.parseTCP(tcp), case .tcp(let host, let port) = endpoint else {
+                throw ValidationError("--tcp '\(tcp)' is not ADDRESS:PORT")
+            }
+            let server = ModbusTCPServer(host: host, port: port, maxConnections: maxConnections, source: devices)
+            do {
+                try server.start()
+            } catch {
+                printError("\(error)")
+                throw ExitCode(69)
+            }
+            printNow("serving units \(devices.units.map(String.init).joined(separator: ", ")) on \(host):\(server.port)")
+            stop = server.stop
+        } else {
+            let settings = SerialSettings(port: rtu!, baud: baud, parity: SerialSettings.Parity(rawValue: parity.uppercased()) ?? .even)
+            let server = ModbusRTUServer(settings: settings, unit: devices.units[0], source: devices)
+            do {
+                try server.start()
+            } catch {
+                printError("\(error)")
+                throw ExitCode(69)
+            }
+            printNow("serving unit \(devices.units[0]) on \(settings.port)")
+            stop = server.stop
+        }
+        let start = ContinuousClock.now
+        while duration.map({ ContinuousClock.now - start < $0 }) ?? true {
+            try? await Task.sleep(for: .milliseconds(500))
+            let seconds = Double((ContinuousClock.now - start).components.seconds)
+            for (unit, animation) in animations {
+                devices.update(unit: unit) { animation.apply(at: seconds, to: &$0) }
+            }
+        }
+        stop()
+    }
+}
