@@ -33,9 +33,10 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --static-swift-stdlib
 
-## Decode the bundled battery-inverter capture and print its readings.
+## The main job on an embedded default: a simulated battery system polled through libmodbus, its
+## stream served on a Unix socket and mirrored here, for 10 seconds.
 demo: build
-	$(GATEWAY_DEBUG) decode Fixtures/battery-inverter.json
+	$(GATEWAY_DEBUG) demo --duration 10s
 
 ## Every test: Swift unit and CLI tests, then the interop suite against pysunspec2.
 test: deps venv

@@ -166,7 +166,7 @@ private struct Walk {
         let candidates = configured.map { [$0] } ?? Discovery.bases
         func probe(_ base: Int, _ size: Int) async throws(DiscoveryError) -> Bool {
             do {
-                try await read(base, min(size, 65536 - base))
+                _ = try await read(base, min(size, 65536 - base))
             } catch {
                 guard case .exception(let code) = error.kind, code != 0x0A, code != 0x0B else {
                     // No answer, or a gateway saying the unit is not there: no base will do better.

@@ -1,0 +1,59 @@
+import Captures
+import Foundation
+import Logging
+import Modbus
+import ServiceLifecycle
+import SunSpec
+
+/// The pieces of `sunspec-gateway demo`: a simulated battery system served over Modbus TCP on a
+/// loopback port, polled by the real engine through libmodbus, published on a socket in a temporary
+/// folder.
+public enum DemoSystem {
+    /// The simulated devices: the battery inverter as unit 1, the legacy storage inverter as unit 2.
+    public static func devices() -> CaptureDevices {
+        var images: [UInt8: RegisterImage] = [:]
+        for (unit, text) in [(UInt8(1), DemoCaptures.batteryInverter), (2, DemoCaptures.legacyStorage)] {
+            _ = CaptureReader.read(Array(text.utf8), name: "demo") { images[unit] = $0.image }
+        }
+        return CaptureDevices(images)
+    }
+
+    /// The configuration the demo polls: both units behind one TCP endpoint, sharing its connection.
+    public static func config(port: Int, socketPath: String) -> GatewayConfig {
+        let endpoint = Endpoint.tcp(host: "127.0.0.1", port: port)
+        return GatewayConfig(socketPath: socketPath, devices: [
+            DeviceConfig(name: "demo-bess", endpoint: endpoint, unit: 1, interval: .seconds(1), timeout: .milliseconds(500)),
+            DeviceConfig(name: "demo-legacy", endpoint: endpoint, unit: 2, interval: .seconds(2), timeout: .milliseconds(500)),
+        ])
+    }
+}
+
+/// Moves the simulated devices' values every half second, as a service.
+public struct AnimationService: Service {
+    let devices: CaptureDevices
+    let animations: [UInt8: Animation]
+
+    /// Animates every unit of `devices`.
+    public init(devices: CaptureDevices) {
+        self.devices = devices
+        var animations: [UInt8: Animation] = [:]
+        for unit in devices.units {
+            if let image = devices.image(unit: unit) { animations[unit] = Animation(image: image) }
+        }
+        self.animations = animations
+    }
+
+    public func run() async throws {
+        let start = ContinuousClock.now
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                let seconds = Double((ContinuousClock.now - start).components.seconds)
+                    + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+                for (unit, animation) in animations {
+                    devices.update(unit: unit) { animation.apply(at: seconds, to: &$0) }
+                }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Logging
+import Modbus
+import ServiceLifecycle
+import SunSpec
+
+/// Polls every configured device, as one service: TCP devices concurrently, units behind one TCP
+/// endpoint (a TCP-to-RTU gateway) on one shared connection, all units of a serial line on that line,
+/// one request at a time on each.
+public struct Engine: Service {
+    let devices: [DeviceConfig]
+    let hub: Hub
+    let catalog: ModelCatalog
+    let logger: Logger
+    let readers: [String: any RegisterReader]
+
+    /// An engine over real Modbus links, one per endpoint.
+    public init(devices: [DeviceConfig], hub: Hub, catalog: ModelCatalog = .builtin, logger: Logger) {
+        var links: [Endpoint: ModbusLink] = [:]
+        var readers: [String: any RegisterReader] = [:]
+        for device in devices {
+            let link = links[device.endpoint] ?? ModbusLink(endpoint: device.endpoint, timeout: device.timeout)
+            links[device.endpoint] = link
+            readers[device.name] = link
+        }
+        self.init(devices: devices, readers: readers, hub: hub, catalog: catalog, logger: logger)
+    }
+
+    /// An engine over given readers (by device name): in-process devices in tests and benchmarks.
+    public init(devices: [DeviceConfig], readers: [String: any RegisterReader], hub: Hub, catalog: ModelCatalog = .builtin, logger: Logger) {
+        self.devices = devices
+        self.readers = readers
+        self.hub = hub
+        self.catalog = catalog
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for device in devices {
+                    guard let reader = readers[device.name] else { continue }
+                    let poller = DevicePoller(config: device, reader: reader, hub: hub, catalog: catalog, logger: logger)
+                    group.addTask { await poller.run() }
+                }
+            }
+        }
+        logger.info("polling stopped")
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Modbus
+import Yams
+
+/// The gateway's configuration, read from YAML and checked before anything starts.
+///
+/// ```yaml
+/// socket: {path: /run/sunspec-gateway/readings.sock, mode: "0660", buffer: 4MiB}
+/// devices:
+///   - {name: bess-1, tcp: "10.0.0.5:502", unit: 1, interval: 1s, timeout: 1s}
+///   - name: rack-3
+///     rtu: {port: /dev/ttyUSB0, baud: 19200, parity: E, data_bits: 8, stop_bits: 1}
+///     unit: 3
+///     interval: 5s
+///     base: 40000          # default: discover
+///     max_registers: 100   # default 125
+///     models: [802, 804]   # default: all
+/// ```
+public struct GatewayConfig: Sendable {
+    /// Path of the Unix socket.
+    public var socketPath = "/run/sunspec-gateway/readings.sock"
+    /// Its file mode.
+    public var socketMode: mode_t = 0o660
+    /// Bytes a subscriber may have queued before it is disconnected.
+    public var bufferLimit = 4 << 20
+    /// The devices polled.
+    public var devices: [DeviceConfig] = []
+
+    /// Creates a configuration.
+    public init(socketPath: String = "/run/sunspec-gateway/readings.sock", socketMode: mode_t = 0o660, bufferLimit: Int = 4 << 20, devices: [DeviceConfig] = []) {
+        self.socketPath = socketPath
+        self.socketMode = socketMode
+        self.bufferLimit = bufferLimit
+        self.devices = devices
+    }
+
+    /// Reads and checks a configuration file.
+    public static func load(path: String) throws(ConfigError) -> GatewayConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    /// Parses and checks YAML text.
+    public static func parse(_ yaml: String, file: String) throws(ConfigError) -> GatewayConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigError(file: file, line: Self.line(of: error), path: "", message: "not valid YAML: \(Self.problem(of: error))")
+        } catch {
+            throw ConfigError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+        }
+        guard let root else { throw ConfigError(file: file, line: nil, path: "", message: "the file is empty") }
+        var reader = ConfigReader(file: file)
+        return try reader.config(root)
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+
+    private static func problem(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _): problem
+        default: "\(error)"
+        }
+    }
+}
+
+/// A configuration mistake: file, line, key path and what is wrong. Exit status 78.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    /// The file.
+    public let file: String
+    /// 1-based line, when known.
+    public let line: Int?
+    /// Key path (`devices[1].rtu.baud`).
+    public let path: String
+    /// What is wrong.
+    public let message: String
+
+    public var description: String {
+        let place = line.map { "\(file):\($0)" } ?? file
+        return path.isEmpty ? "\(place): \(message)" : "\(place): \(path): \(message)"
+    }
+}
+
+/// Walks the YAML nodes, naming the key path of every mistake.
+private struct ConfigReader {
+    let file: String
+
+    func fail(_ node: Node?, _ path: String, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: node?.mark?.line, path: path, message: message)
+    }
+
+    func mapping(_ node: Node, _ path: String, allowed: Set<String>) throws(ConfigError) -> [String: Node] {
+        guard let mapping = node.mapping else { throw fail(node, path, "expected a mapping") }
+        var out: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else { throw fail(key, path, "keys must be strings") }
+            let here = path.isEmpty ? name : "\(path).\(name)"
+            guard allowed.contains(name) else {
+                throw fail(key, here, "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
+            }
+            guard out[name] == nil else { throw fail(key, here, "given twice") }
+            out[name] = value
+        }
+        return out
+    }
+
+    func string(_ node: Node, _ path: String) throws(ConfigError) -> String {
+        guard let s = node.scalar?.string, !s.isEmpty else { throw fail(node, path, "expected a string") }
+        return s
+    }
+
+    func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
+        guard let text = node.scalar?.string, let n = Int(text) else { throw fail(node, path, "expected an integer") }
+        guard range.contains(n) else { throw fail(node, path, "\(n) is outside \(range.lowerBound)...\(range.upperBound)") }
+        return n
+    }
+
+    func duration(_ node: Node, _ path: String) throws(ConfigError) -> Duration {
+        let text = try string(node, path)
+        guard let d = DurationText.parse(text), d > .zero else { throw fail(node, path, "'\(text)' is not a duration (1s, 500ms, 2m)") }
+        return d
+    }
+
+    mutating func config(_ root: Node) throws(ConfigError) -> GatewayConfig {
+        let top = try mapping(root, "", allowed: ["socket", "devices"])
+        var config = GatewayConfig()
+        if let socket = top["socket"] {
+            let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer"])
+            if let path = s["path"] { config.socketPath = try string(path, "socket.path") }
+            if let mode = s["mode"] {
+                let text = try string(mode, "socket.mode")
+                guard let m = mode_t(text, radix: 8), m <= 0o777 else { throw fail(mode, "socket.mode", "'\(text)' is not an octal file mode (\"0660\")") }
+                config.socketMode = m
+            }
+            if let buffer = s["buffer"] {
+                let text = try string(buffer, "socket.buffer")
+                guard let bytes = Self.byteSize(text), bytes >= 4096 else {
+                    throw fail(buffer, "socket.buffer", "'\(text)' is not a size of at least 4KiB (4MiB, 512KiB, 1048576)")
+                }
+                config.bufferLimit = bytes
+            }
+        }
+        guard let devicesNode = top["devices"] else { throw fail(root, "devices", "missing: at least one device is needed") }
+        guard let list = devicesNode.sequence, !list.isEmpty else { throw fail(devicesNode, "devices", "expected a list of at least one device") }
+        var names = Set<String>()
+        for (i, node) in list.enumerated() {
+            let device = try self.device(node, "devices[\(i)]")
+            guard names.insert(device.name).inserted else { throw fail(node, "devices[\(i)].name", "'\(device.name)' is used by another device") }
+            config.devices.append(device)
+        }
+        return config
+    }
+
+    func device(_ node: Node, _ path: String) throws(ConfigError) -> DeviceConfig {
+        let d = try mapping(node, path, allowed: ["name", "tcp", "rtu", "unit", "interval", "timeout", "base", "max_registers", "models", "registers"])
+        guard let nameNode = d["name"] else { throw fail(node, "\(path).name", "missing") }
+        let name = try string(nameNode, "\(path).name")
+        let endpoint: Endpoint
+        switch (d["tcp"], d["rtu"]) {
+        case (let tcp?, nil):
+            let text = try string(tcp, "\(path).tcp")
+            guard let e = Endpoint.parseTCP(text) else { throw fail(tcp, "\(path).tcp", "'\(text)' is not HOST[:PORT]") }
+            endpoint = e
+        case (nil, let rtu?):
+            endpoint = .rtu(try serial(rtu, "\(path).rtu"))
+        case (nil, nil):
+            throw fail(node, path, "needs tcp: HOST[:PORT] or rtu: {port: ...}")
+        default:
+            throw fail(node, path, "has both tcp and rtu: give one")
+        }
+        var device = DeviceConfig(name: name, endpoint: endpoint)
+        if let unit = d["unit"] {
+            if case .rtu = endpoint {
+                device.unit = try integer(unit, "\(path).unit", 1...247)
+            } else {
+                device.unit = try integer(unit, "\(path).unit", 0...255)
+            }
+        }
+        if let interval = d["interval"] { device.interval = try duration(interval, "\(path).interval") }
+        if let timeout = d["timeout"] { device.timeout = try duration(timeout, "\(path).timeout") }
+        if let base = d["base"] { device.base = try integer(base, "\(path).base", 0...65533) }
+        if let max = d["max_registers"] { device.maxRegisters = try integer(max, "\(path).max_registers", 1...125) }
+        if let models = d["models"] {
+            guard let list = models.sequence, !list.isEmpty else { throw fail(models, "\(path).models", "expected a list of model ids") }
+            var ids = Set<Int>()
+            for (k, m) in list.enumerated() { ids.insert(try integer(m, "\(path).models[\(k)]", 1...65534)) }
+            device.models = ids
+        }
+        if let registers = d["registers"] {
+            let text = try string(registers, "\(path).registers")
+            guard let kind = RegisterKind(rawValue: text) else { throw fail(registers, "\(path).registers", "'\(text)' is not holding or input") }
+            device.registers = kind
+        }
+        return device
+    }
+
+    func serial(_ node: Node, _ path: String) throws(ConfigError) -> SerialSettings {
+        let r = try mapping(node, path, allowed: ["port", "baud", "parity", "data_bits", "stop_bits"])
+        guard let port = r["port"] else { throw fail(node, "\(path).port", "missing") }
+        var settings = SerialSettings(port: try string(port, "\(path).port"))
+        if let baud = r["baud"] { settings.baud = try integer(baud, "\(path).baud", 300...4_000_000) }
+        if let parity = r["parity"] {
+            let text = try string(parity, "\(path).parity")
+            guard let p = SerialSettings.Parity(rawValue: text.uppercased()) else { throw fail(parity, "\(path).parity", "'\(text)' is not N, E or O") }
+            settings.parity = p
+        }
+        if let bits = r["data_bits"] { settings.dataBits = try integer(bits, "\(path).data_bits", 5...8) }
+        if let bits = r["stop_bits"] { settings.stopBits = try integer(bits, "\(path).stop_bits", 1...2) }
+        return settings
+    }
+
+    /// `4MiB`, `512KiB`, `1MB`, `1048576`.
+    static func byteSize(_ text: String) -> Int? {
+        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
+            return Int(n * Double(scale))
+        }
+        return Int(text)
+    }
+}

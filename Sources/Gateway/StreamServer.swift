@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The Unix socket subscribers connect to: NDJSON records from the hub.
+///
+/// A stale socket file (left by a crash) is replaced only when nothing listens on it; if a gateway
+/// is listening, starting fails. The socket gets `mode` (0660 by default) and is removed at shutdown,
+/// after every subscriber got its last lines.
+public struct StreamServer: Service {
+    /// Socket path.
+    public let path: String
+    /// File mode of the socket.
+    public let mode: mode_t
+    /// Bytes a subscriber may have queued before it is disconnected.
+    public let bufferLimit: Int
+    let hub: Hub
+    let logger: Logger
+    let ready: (@Sendable () -> Void)?
+
+    /// Creates the server; `ready` runs once the socket accepts connections.
+    public init(path: String, mode: mode_t = 0o660, bufferLimit: Int = 4 << 20, hub: Hub, logger: Logger, ready: (@Sendable () -> Void)? = nil) {
+        self.path = path
+        self.mode = mode
+        self.bufferLimit = bufferLimit
+        self.hub = hub
+        self.logger = logger
+        self.ready = ready
+    }
+
+    /// Why the socket cannot be served.
+    public struct SocketError: Error, CustomStringConvertible {
+        /// What is wrong.
+        public let description: String
+    }
+
+    public func run() async throws {
+        try Self.prepare(path)
+        let hub = self.hub
+        let limit = bufferLimit
+        let logger = self.logger
+        let channel: Channel
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 128)
+                .childChannelInitializer { child in
+                    child.eventLoop.makeCompletedFuture {
+                        try child.pipeline.syncOperations.addHandler(SubscriberHandler(hub: hub, limit: limit, logger: logger))
+                    }
+                }
+                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
+                .get()
+        } catch {
+            throw SocketError(description: "\(path): cannot listen: \(error)")
+        }
+        chmod(path, mode)
+        logger.info("stream listening", metadata: ["socket": "\(path)"])
+        ready?()
+        // Serve until shutdown; then subscribers get their last lines and the socket goes away.
+        try? await gracefulShutdown()
+        hub.finish()
+        try? await channel.close()
+        unlink(path)
+        // Give the last writes a moment to leave.
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+
+    /// Makes the folder, and removes a stale socket file; fails if a gateway answers on it.
+    static func prepare(_ path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw SocketError(description: "\(path) exists and is not a socket")
+        }
+        if isListening(path) {
+            throw SocketError(description: "\(path): another gateway is listening on this socket")
+        }
+        unlink(path)
+    }
+
+    /// Whether something accepts connections on a Unix socket path.
+    static func isListening(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8.prefix(MemoryLayout.size(ofValue: address.sun_path) - 1))
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        return rc == 0
+    }
+}
+
+/// One subscriber connection: a bounded queue of records. A subscriber whose queue grows past the
+/// limit is disconnected; it never slows polling or the other subscribers.
+final class SubscriberConnection: Subscriber, @unchecked Sendable {
+    private let channel: Channel
+    private let limit: Int
+    private let logger: Logger
+    // Touched on the channel's event loop only:
+    private var pending = 0
+    private var closed = false
+
+    init(channel: Channel, limit: Int, logger: Logger) {
+        self.channel = channel
+        self.limit = limit
+        self.logger = logger
+    }
+
+    func send(_ buffer: ByteBuffer) {
+        channel.eventLoop.execute { self.write(buffer) }
+    }
+
+    private func write(_ buffer: ByteBuffer) {
+        guard !closed else { return }
+        let size = buffer.readableBytes
+        if pending + size > limit {
+            closed = true
+            logger.warning("subscriber too slow: disconnected", metadata: ["queued": "\(pending)"])
+            channel.close(promise: nil)
+            return
+        }
+        pending += size
+        channel.writeAndFlush(buffer).whenComplete { _ in self.pending -= size }
+    }
+
+    func finish() {
+        channel.eventLoop.execute {
+            guard !self.closed else { return }
+            self.closed = true
+            // Completes once everything queued before it is written.
+            self.channel.writeAndFlush(ByteBuffer()).whenComplete { _ in self.channel.close(promise: nil) }
+        }
+    }
+}
+
+/// Registers a connection with the hub while it is open; what subscribers send is ignored.
+final class SubscriberHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let hub: Hub
+    private let limit: Int
+    private let logger: Logger
+    private var connection: SubscriberConnection?
+
+    init(hub: Hub, limit: Int, logger: Logger) {
+        self.hub = hub
+        self.limit = limit
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let connection = SubscriberConnection(channel: context.channel, limit: limit, logger: logger)
+        self.connection = connection
+        hub.subscribe(connection)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let connection { hub.unsubscribe(connection) }
+        connection = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+import ServiceLifecycle
+
+/// `sunspec-gateway run --config FILE`: polls the configured devices and streams their readings.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Poll the configured devices and publish their readings as NDJSON on a Unix socket.",
+        discussion: """
+            SIGINT and SIGTERM stop it cleanly: requests in flight finish or time out, subscribers get \
+            their last lines, the socket is removed. Exit status 78 for a bad configuration (the error \
+            names file, line and key), 69 when the socket cannot be served (another gateway is running).
+            """
+    )
+
+    @Option(help: "The configuration file (YAML).")
+    var config: String
+
+    @Flag(help: "Also write the stream to standard output.")
+    var mirror = false
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let settings: GatewayConfig
+        do {
+            settings = try GatewayConfig.load(path: config)
+        } catch {
+            printError(error.description)
+            throw ExitCode(78)
+        }
+        let logger = makeLogger(level: logLevel)
+        try await serve(settings, logger: logger, mirror: mirror, extra: [], duration: nil)
+    }
+}
+
+/// The logger every service gets (stderr).
+func makeLogger(level: String) -> Logger {
+    var logger = Logger(label: "sunspec-gateway") { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = Logger.Level(rawValue: level) ?? .info
+    return logger
+}
+
+/// Runs the stream and the engine (and `extra` services) until a signal, or `duration`.
+func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any Service], duration: Duration?) async throws {
+    let hub = Hub(devices: settings.devices.map(\.name))
+    let mirrorCopy = mirror ? SocketMirror(path: settings.socketPath) : nil
+    let stream = StreamServer(path: settings.socketPath, mode: settings.socketMode, bufferLimit: settings.bufferLimit, hub: hub, logger: logger) {
+        mirrorCopy?.start()
+    }
+    let engine = Engine(devices: settings.devices, hub: hub, logger: logger)
+    // Services stop in reverse order: the engine first, then the stream (subscribers get their last lines).
+    let group = ServiceGroup(services: extra + [stream, engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    let timer = duration.map { d in
+        Task {
+            try await Task.sleep(for: d)
+            await group.triggerGracefulShutdown()
+        }
+    }
+    do {
+        try await group.run()
+    } catch let error as StreamServer.SocketError {
+        timer?.cancel()
+        printError(error.description)
+        throw ExitCode(69)
+    }
+    timer?.cancel()
+    mirrorCopy?.wait()
+}
+
+/// Copies what the gateway's own socket serves to standard output, as any subscriber would see it.
+final class SocketMirror: @unchecked Sendable {
+    let path: String
+    private let done = DispatchSemaphore(value: 0)
+    private var started = false
+
+    init(path: String) { self.path = path }
+
+    func start() {
+        started = true
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(path.utf8.prefix(107))
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                raw.copyBytes(from: bytes)
+                raw[bytes.count] = 0
+            }
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            guard rc == 0 else { return }
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return }
+                buffer.withUnsafeBytes { raw in
+                    var offset = 0
+                    while offset < n {
+                        let w = write(1, raw.baseAddress! + offset, n - offset)
+                        if w <= 0 { return }
+                        offset += w
+                    }
+                }
+            }
+        }
+        thread.start()
+    }
+
+    /// Waits (at most 2 s) until the stream ended and everything was copied.
+    func wait() {
+        guard started else { return }
+        _ = done.wait(timeout: .now() + 2)
+    }
+}
