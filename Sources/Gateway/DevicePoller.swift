@@ -46,6 +46,7 @@ public struct DevicePoller: Sendable {
                 continue
             }
             backoff.reset()
+            maxRegisters = min(maxRegisters, map.maxRegisters)
             var session = Session(poller: self, map: map, maxRegisters: maxRegisters)
             session.publishAll()
             setStatus(.online, models: map.models.map(\.id))
@@ -195,12 +196,9 @@ struct Session {
         }
     }
 
-    /// Half the current limit, but no less than the largest model that fits a read.
+    /// Half the current limit (models larger than it are then split across reads).
     private func smallerLimit() -> Int? {
-        let floor = max(2, polled.map { min($0.header.span.count, 125) }.max() ?? 2)
-        let half = maxRegisters / 2
-        if half >= floor { return half }
-        return maxRegisters > floor ? floor : nil
+        maxRegisters > 1 ? maxRegisters / 2 : nil
     }
 
     /// A model whose ID or L changed (a firmware update) means a new discovery.

@@ -33,6 +33,8 @@ public struct DiscoveredMap: Sendable {
     public let endMarker: Bool
     /// Modbus transactions used.
     public let transactions: Int
+    /// The most registers the device accepted in one read (lowered when it refused larger reads).
+    public let maxRegisters: Int
     /// What did not go by the book (no end marker, refused registers).
     public let notes: [String]
 }
@@ -88,9 +90,12 @@ private struct Walk {
     var narrowBudget = 0
     /// Set once a read-ahead ran past the end of the map: from then on, only what is needed is read.
     var shortMap = false
+    /// Most registers per read: halved when the device answers exception 3 (a read too large).
+    var limit: Int
 
     init(discovery: Discovery) {
         self.discovery = discovery
+        self.limit = discovery.maxRegisters
     }
 
     mutating func run(base: Int?) async throws(DiscoveryError) -> DiscoveredMap {
@@ -155,7 +160,8 @@ private struct Walk {
             sum + m.span.filter { image.value(at: $0) == nil }.count
         }
         if refused > 0 { notes.append("\(refused) registers inside models were refused by the device") }
-        return DiscoveredMap(base: base, models: models, image: image, endMarker: endMarker, transactions: transactions, notes: notes)
+        return DiscoveredMap(
+            base: base, models: models, image: image, endMarker: endMarker, transactions: transactions, maxRegisters: limit, notes: notes)
     }
 
     /// Probes the bases with full reads (the first read of the map then comes with the marker). A
@@ -212,11 +218,21 @@ private struct Walk {
         }
     }
 
+    /// Reads up to `count` registers (fewer when the device takes less in one read).
     private mutating func read(_ from: Int, _ count: Int) async throws(ModbusError) -> [UInt16] {
-        transactions += 1
-        let registers = try await discovery.reader.read(unit: discovery.unit, address: from, count: count, kind: discovery.kind, timeout: discovery.timeout)
-        image.insert(.init(start: from, registers: registers))
-        return registers
+        while true {
+            let n = min(count, limit)
+            transactions += 1
+            do {
+                let registers = try await discovery.reader.read(unit: discovery.unit, address: from, count: n, kind: discovery.kind, timeout: discovery.timeout)
+                image.insert(.init(start: from, registers: registers))
+                return registers
+            } catch {
+                // Exception 3 (illegal data value) is how devices refuse a read of too many registers.
+                guard error.isException(3), n > 1 else { throw error }
+                limit = n / 2
+            }
+        }
     }
 
     /// Reads a range the device refused as a whole in halves, down to single registers; what is
