@@ -23,8 +23,19 @@ struct CLI {
         return repository.appendingPathComponent(".build/debug/sunspec-gateway")
     }
 
-    /// Runs the gateway (or another executable) with arguments from the repository folder.
-    static func run(_ arguments: [String], executable: URL = binary, in directory: URL = repository) throws -> Result {
+    /// Runs the gateway (or another executable) with arguments from the repository folder. The
+    /// waiting happens on a thread of its own, never on Swift's cooperative pool (other suites run
+    /// gateways in-process there).
+    static func run(_ arguments: [String], executable: URL = binary, in directory: URL = repository) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Swift.Result { try runBlocking(arguments, executable: executable, in: directory) })
+            }
+            thread.start()
+        }
+    }
+
+    private static func runBlocking(_ arguments: [String], executable: URL, in directory: URL) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

@@ -4,8 +4,8 @@ import Testing
 @Suite("sunspec-gateway decode")
 struct DecodeCommandTests {
     @Test("decodes a capture into one reading line per model instance")
-    func readings() throws {
-        let result = try CLI.run(["decode", "Fixtures/battery-inverter.json"])
+    func readings() async throws {
+        let result = try await CLI.run(["decode", "Fixtures/battery-inverter.json"])
         #expect(result.status == 0)
         #expect(result.stderr == "")
         #expect(result.lines.count == 10)
@@ -22,22 +22,22 @@ struct DecodeCommandTests {
     }
 
     @Test("--device, --format, --base and --zero-based")
-    func options() throws {
-        let named = try CLI.run(["decode", "--device", "rack-3", "Fixtures/legacy-storage.json"])
+    func options() async throws {
+        let named = try await CLI.run(["decode", "--device", "rack-3", "Fixtures/legacy-storage.json"])
         #expect(named.status == 0)
         #expect(named.lines.allSatisfy { $0.contains(#""device":"rack-3""#) })
-        let mbpoll = try CLI.run(["decode", "--format", "mbpoll", "--zero-based", "--base", "50000", "Fixtures/legacy-storage.mbpoll0.txt"])
+        let mbpoll = try await CLI.run(["decode", "--format", "mbpoll", "--zero-based", "--base", "50000", "Fixtures/legacy-storage.mbpoll0.txt"])
         #expect(mbpoll.status == 0)
         #expect(mbpoll.lines.count == 7)
         #expect(mbpoll.lines.first?.contains(#""device":"legacy-storage.mbpoll0""#) == true)
-        let wrongBase = try CLI.run(["decode", "--base", "40000", "Fixtures/legacy-storage.json"])
+        let wrongBase = try await CLI.run(["decode", "--base", "40000", "Fixtures/legacy-storage.json"])
         #expect(wrongBase.status == 65)
         #expect(wrongBase.stderr == "Fixtures/legacy-storage.json: no SunS marker at 40000\n")
     }
 
     @Test("--meta puts one meta record per model instance before the readings")
-    func meta() throws {
-        let result = try CLI.run(["decode", "--meta", "Fixtures/battery-inverter.json"])
+    func meta() async throws {
+        let result = try await CLI.run(["decode", "--meta", "Fixtures/battery-inverter.json"])
         #expect(result.status == 0)
         #expect(result.lines.count == 20)
         #expect(result.lines.prefix(10).allSatisfy { $0.hasPrefix(#"{"type":"meta""#) })
@@ -52,22 +52,22 @@ struct DecodeCommandTests {
     }
 
     @Test("a .jsonl decodes each capture in turn with its timestamp")
-    func history() throws {
-        let result = try CLI.run(["decode", "Fixtures/history.jsonl"])
+    func history() async throws {
+        let result = try await CLI.run(["decode", "Fixtures/history.jsonl"])
         #expect(result.status == 0)
         #expect(result.lines.count == 200)
         #expect(result.lines[199].contains(#""ts":"2026-11-29T05:40:19.123Z""#))
     }
 
     @Test("bad input: one line on stderr naming file and line, status 65, the good parts still printed")
-    func badInput() throws {
+    func badInput() async throws {
         let dir = try CLI.temporaryDirectory()
         let history = try String(contentsOf: CLI.repository.appendingPathComponent("Fixtures/history.jsonl"), encoding: .utf8)
         let good = String(try #require(history.split(separator: "\n").first))
         let file = dir.appendingPathComponent("mixed.jsonl")
         try (good + "\n{\"format\":\"sunspec-gateway/registers\",\"version\":1,\"blocks\":[{\"start\":0,\"registers\":[1,x]}]}\n" + good + "\n")
             .write(to: file, atomically: true, encoding: .utf8)
-        let result = try CLI.run(["decode", file.path])
+        let result = try await CLI.run(["decode", file.path])
         #expect(result.status == 65)
         #expect(result.lines.count == 20)
         #expect(result.stderr.split(separator: "\n").count == 1)
@@ -75,29 +75,29 @@ struct DecodeCommandTests {
     }
 
     @Test("a missing file is status 66, and the other files are still decoded")
-    func missingFile() throws {
-        let result = try CLI.run(["decode", "Fixtures/nope.json", "Fixtures/legacy-storage.json"])
+    func missingFile() async throws {
+        let result = try await CLI.run(["decode", "Fixtures/nope.json", "Fixtures/legacy-storage.json"])
         #expect(result.status == 66)
         #expect(result.stderr == "Fixtures/nope.json: no such file\n")
         #expect(result.lines.count == 7)
     }
 
     @Test("a chain without an end marker keeps its models and warns")
-    func noEndMarker() throws {
+    func noEndMarker() async throws {
         let dir = try CLI.temporaryDirectory()
         let file = dir.appendingPathComponent("cut.json")
         try #"{"format":"sunspec-gateway/registers","version":1,"device":"x","blocks":[{"start":40000,"registers":[21365,28243,713,7,1,2,3,4,5,65535,65535]}]}"#
             .write(to: file, atomically: true, encoding: .utf8)
-        let result = try CLI.run(["decode", file.path])
+        let result = try await CLI.run(["decode", file.path])
         #expect(result.status == 0)
         #expect(result.lines.count == 1)
         #expect(result.stderr == "\(file.path): warning: the chain runs off the captured registers at 40011 without an end marker\n")
     }
 
     @Test("usage errors are status 64")
-    func usage() throws {
-        #expect(try CLI.run(["decode"]).status == 64)
-        #expect(try CLI.run(["decode", "--format", "xml", "a"]).status == 64)
-        #expect(try CLI.run(["decode", "--base", "70000", "a"]).status == 64)
+    func usage() async throws {
+        #expect(try await CLI.run(["decode"]).status == 64)
+        #expect(try await CLI.run(["decode", "--format", "xml", "a"]).status == 64)
+        #expect(try await CLI.run(["decode", "--base", "70000", "a"]).status == 64)
     }
 }

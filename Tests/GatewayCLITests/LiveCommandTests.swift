@@ -4,20 +4,20 @@ import Testing
 @Suite("sunspec-gateway run, demo, scan and simulate", .serialized)
 struct LiveCommandTests {
     @Test("a bad configuration is status 78 with one line naming file, line and key")
-    func badConfig() throws {
+    func badConfig() async throws {
         let dir = try CLI.temporaryDirectory()
         let file = dir.appendingPathComponent("gateway.yaml")
         try "devices:\n  - {name: a, tcp: \"127.0.0.1:1\", interval: 5x}\n".write(to: file, atomically: true, encoding: .utf8)
-        let result = try CLI.run(["run", "--config", file.path])
+        let result = try await CLI.run(["run", "--config", file.path])
         #expect(result.status == 78)
         #expect(result.stderr == "\(file.path):2: devices[0].interval: '5x' is not a duration (1s, 500ms, 2m)\n")
-        let missing = try CLI.run(["run", "--config", dir.appendingPathComponent("nope.yaml").path])
+        let missing = try await CLI.run(["run", "--config", dir.appendingPathComponent("nope.yaml").path])
         #expect(missing.status == 78)
     }
 
     @Test("the demo polls the simulated system through libmodbus and mirrors its stream")
-    func demo() throws {
-        let result = try CLI.run(["demo", "--duration", "3s"])
+    func demo() async throws {
+        let result = try await CLI.run(["demo", "--duration", "3s"])
         #expect(result.status == 0)
         let lines = result.lines
         #expect(lines.first?.hasPrefix(#"{"type":"hello","schema":1,"gateway":"sunspec-gateway""#) == true)
@@ -31,7 +31,7 @@ struct LiveCommandTests {
     }
 
     @Test("scan finds the simulator's models; --dump writes a capture decode reads back")
-    func scanSimulator() throws {
+    func scanSimulator() async throws {
         let simulator = Process()
         simulator.executableURL = CLI.binary
         let port = 21000 + Int(getpid() % 1000)
@@ -40,17 +40,17 @@ struct LiveCommandTests {
         simulator.standardOutput = FileHandle.nullDevice
         try simulator.run()
         defer { simulator.terminate() }
-        Thread.sleep(forTimeInterval: 0.5)
-        let scan = try CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--unit", "1", "--json"])
+        try await Task.sleep(for: .milliseconds(500))
+        let scan = try await CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--unit", "1", "--json"])
         #expect(scan.status == 0)
         let report = try object(scan.stdout)
         #expect((report["models"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [1, 103, 701, 124, 713, 802, 803, 804, 804, 804])
         #expect((report["transactions"] as? Int ?? 99) <= 12)
         let dump = try CLI.temporaryDirectory().appendingPathComponent("dump.json")
-        let dumped = try CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--dump", dump.path])
+        let dumped = try await CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--dump", dump.path])
         #expect(dumped.status == 0)
-        let fromDevice = try CLI.run(["decode", "--device", "x", dump.path])
-        let fromFixture = try CLI.run(["decode", "--device", "x", "Fixtures/battery-inverter.json"])
+        let fromDevice = try await CLI.run(["decode", "--device", "x", dump.path])
+        let fromFixture = try await CLI.run(["decode", "--device", "x", "Fixtures/battery-inverter.json"])
         func values(_ lines: [String]) throws -> [String] {
             try lines.map { line in
                 let o = try object(line)
@@ -59,13 +59,13 @@ struct LiveCommandTests {
             }
         }
         #expect(try values(fromDevice.lines) == values(fromFixture.lines))
-        let nobody = try CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--unit", "5"])
+        let nobody = try await CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--unit", "5"])
         #expect(nobody.status == 69)
         #expect(nobody.stderr.contains("exception 11"))
     }
 
     @Test("SIGTERM stops run cleanly: subscribers get their last lines, the socket is removed")
-    func sigterm() throws {
+    func sigterm() async throws {
         let simulator = Process()
         simulator.executableURL = CLI.binary
         let port = 22000 + Int(getpid() % 1000)
@@ -85,11 +85,16 @@ struct LiveCommandTests {
         let out = Pipe()
         gateway.standardOutput = out
         try gateway.run()
-        Thread.sleep(forTimeInterval: 2)
+        try await Task.sleep(for: .seconds(2))
         #expect(FileManager.default.fileExists(atPath: socketPath))
         kill(gateway.processIdentifier, SIGTERM)
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        gateway.waitUntilExit()
+        let output = await withCheckedContinuation { continuation in
+            Thread {
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                gateway.waitUntilExit()
+                continuation.resume(returning: data)
+            }.start()
+        }
         #expect(gateway.terminationStatus == 0)
         #expect(!FileManager.default.fileExists(atPath: socketPath))
         let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
