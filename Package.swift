@@ -48,7 +48,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "sunspec-bench", dependencies: ["SunSpec", "Captures"]),
+        .executableTarget(
+            name: "sunspec-bench",
+            dependencies: [
+                "SunSpec", "Captures", "Modbus", "Gateway",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "SunSpecTests", dependencies: ["SunSpec"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "SunSpec"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["sunspec-gateway"]),

@@ -134,11 +134,9 @@ struct Session {
         let ts = Timestamp.format(Date())
         for instance in decoded.models {
             if let wanted = poller.config.models, !wanted.contains(instance.model.id) { continue }
-            var meta = JSONBuffer(capacity: 4096)
-            MetaRecord.append(instance, device: poller.config.name, to: &meta)
             var reading = JSONBuffer(capacity: 4096)
             ReadingRecord.append(instance, device: poller.config.name, timestamp: ts, to: &reading)
-            poller.hub.publish(device: poller.config.name, address: instance.address, meta: meta.count > 0 ? meta.bytes : nil, reading: reading.bytes)
+            poller.hub.publish(device: poller.config.name, instance: instance, reading: reading.bytes)
         }
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import SunSpec
 import Synchronization
 
 /// Someone the stream's records go to: a socket connection, or the demo's mirror.
@@ -17,7 +18,8 @@ public final class Hub: Sendable {
     private struct State {
         var devices: [String]
         var status: [String: ByteBuffer] = [:]
-        var meta: [String: [Int: ByteBuffer]] = [:]
+        /// What each model instance is (its meta record is written when a subscriber needs it).
+        var meta: [String: [Int: ModelInstance]] = [:]
         var readings: [String: [Int: ByteBuffer]] = [:]
         var subscribers: [ObjectIdentifier: any Subscriber] = [:]
         var finished = false
@@ -46,9 +48,13 @@ public final class Hub: Sendable {
             for device in s.devices {
                 if var status = s.status[device] { snapshot.writeBuffer(&status) }
             }
+            var meta = JSONBuffer(capacity: 1 << 16)
             for device in s.devices {
-                for (_, var m) in (s.meta[device] ?? [:]).sorted(by: { $0.key < $1.key }) { snapshot.writeBuffer(&m) }
+                for (_, instance) in (s.meta[device] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    MetaRecord.append(instance, device: device, to: &meta)
+                }
             }
+            meta.withBytes { snapshot.writeBytes($0) }
             for device in s.devices {
                 for (_, var r) in (s.readings[device] ?? [:]).sorted(by: { $0.key < $1.key }) { snapshot.writeBuffer(&r) }
             }
@@ -71,14 +77,19 @@ public final class Hub: Sendable {
         }
     }
 
-    /// Publishes the records of one model instance: its meta record (kept for new subscribers, sent
-    /// now only when `sendMeta`) and its reading.
-    public func publish(device: String, address: Int, meta: [UInt8]?, reading: [UInt8]) {
+    /// Publishes the records of one model instance just discovered: its meta record (the instance
+    /// is kept, to write it for later subscribers) and its reading.
+    public func publish(device: String, instance: ModelInstance, reading: [UInt8]) {
         let readingBuffer = allocator.buffer(bytes: reading)
-        let metaBuffer = meta.map { allocator.buffer(bytes: $0) }
+        var meta = JSONBuffer(capacity: 4096)
+        MetaRecord.append(instance, device: device, to: &meta)
+        let metaBuffer = meta.count > 0 ? allocator.buffer(bytes: meta.bytes) : nil
+        let address = instance.address
+        // Keep what the meta record needs, not the decoded values.
+        let kept = ModelInstance(address: instance.address, index: instance.index, model: instance.model.withoutValues())
         state.withLock { s in
             if let metaBuffer {
-                s.meta[device, default: [:]][address] = metaBuffer
+                s.meta[device, default: [:]][address] = kept
                 for sub in s.subscribers.values { sub.send(metaBuffer) }
             }
             s.readings[device, default: [:]][address] = readingBuffer

@@ -27,7 +27,7 @@ public final class ModbusLink: @unchecked Sendable {
     public init(endpoint: Endpoint, timeout: Duration = .seconds(1)) {
         self.endpoint = endpoint
         self.defaultTimeout = timeout
-        self.worker = BlockingWorker(name: "modbus \(endpoint)")
+        self.worker = BlockingWorker(name: "modbus \(endpoint)", stackSize: 256 * 1024)
     }
 
     deinit {
@@ -129,6 +129,15 @@ public final class ModbusLink: @unchecked Sendable {
             var error = ModbusError.fromErrno(code, operation: "connect to \(endpoint)", unit: unit, address: nil)
             if case .system(let c, let why) = error.kind { error = ModbusError(.connectionLost("\(why) (\(c))"), operation: error.operation, unit: unit) }
             return error
+        }
+        // libmodbus waits for answers with select(): a descriptor of FD_SETSIZE (1024) or more would
+        // overflow its fd_set. Refuse such a connection rather than corrupt memory.
+        if modbus_get_socket(ctx) >= 1024 {
+            modbus_close(ctx)
+            modbus_free(ctx)
+            return ModbusError(
+                .system(EMFILE, "socket descriptor 1024 or above: libmodbus's select() cannot watch it (too many connections in one process)"),
+                operation: "connect to \(endpoint)", unit: unit)
         }
         context = ctx
         lastFrameEnd = nil

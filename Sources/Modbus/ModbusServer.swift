@@ -105,7 +105,8 @@ public final class ModbusTCPServer: @unchecked Sendable {
                 break
             }
             let accepted = state.withLock { s -> Bool in
-                guard s.connections.count < maxConnections else { return false }
+                // libmodbus reads requests with select(): descriptors of 1024 or more cannot be served.
+                guard s.connections.count < maxConnections, fd < 1024 else { return false }
                 s.connections.insert(fd)
                 return true
             }

@@ -1,67 +1,26 @@
-import Captures
 import Foundation
-import SunSpec
 
-/// `sunspec-bench core CAPTURE [SECONDS]`: decodes a capture's whole SunSpec map over and over (the
-/// core decode, and decode plus the reading lines) and prints one JSON line of figures.
+/// `sunspec-bench core CAPTURE [SECONDS]`: the core decode benchmark.
+/// `sunspec-bench stream ...` and `sunspec-bench fleet ...`: the live gateway benchmarks.
 @main
 enum Bench {
-    static func main() throws {
-        let args = CommandLine.arguments
-        guard args.count >= 3, args[1] == "core" else {
-            FileHandle.standardError.write(Data("usage: sunspec-bench core CAPTURE [SECONDS]\n".utf8))
+    static func main() async throws {
+        let args = Array(CommandLine.arguments.dropFirst())
+        switch args.first {
+        case "core" where args.count >= 2:
+            try CoreBench.run(capture: args[1], seconds: args.count > 2 ? Double(args[2]) ?? 2 : 2)
+        case "stream" where args.count >= 2:
+            try await StreamBench.run(capture: args[1], arguments: Array(args.dropFirst(2)))
+        case "fleet" where args.count >= 2:
+            try await FleetBench.run(arguments: Array(args.dropFirst(1)))
+        default:
+            FileHandle.standardError.write(Data("""
+                usage: sunspec-bench core CAPTURE [SECONDS]
+                       sunspec-bench stream CAPTURE [--devices N] [--subscribers N] [--interval MS] [--seconds S]
+                       sunspec-bench fleet --first-port P [--devices N] [--interval MS] [--seconds S]
+
+                """.utf8))
             exit(64)
         }
-        let seconds = args.count > 3 ? Double(args[3]) ?? 2 : 2
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: args[2])))
-        var capture: Capture?
-        _ = CaptureReader.read(bytes, name: args[2]) { capture = $0 }
-        guard let image = capture?.image else { exit(65) }
-        let once = try DeviceDecoder.decode(image)
-        let values = once.models.reduce(0) { $0 + count($1.model) }
-
-        let decodeRate = try measure(seconds) {
-            let device = try DeviceDecoder.decode(image)
-            return device.models.count
-        }
-        var buffer = JSONBuffer(capacity: 1 << 16)
-        let recordRate = try measure(seconds) {
-            let device = try DeviceDecoder.decode(image)
-            buffer.removeAll()
-            for instance in device.models {
-                ReadingRecord.append(instance, device: "bess-1", timestamp: "2026-11-29T05:40:00.123Z", to: &buffer)
-            }
-            return buffer.count
-        }
-        print(#"{"peer":"sunspec-gateway","bench":"core","registers":\#(image.registerCount),"values":\#(values),"decodes_per_s":\#(Int(decodeRate)),"us_per_decode":\#(String(format: "%.2f", 1e6 / decodeRate)),"decode_and_json_per_s":\#(Int(recordRate)),"us_per_decode_and_json":\#(String(format: "%.2f", 1e6 / recordRate))}"#)
-    }
-
-    /// Runs `body` repeatedly for about `seconds` (after a warm-up) and returns runs per second.
-    static func measure(_ seconds: Double, _ body: () throws -> Int) throws -> Double {
-        var sink = 0
-        for _ in 0..<100 { sink &+= try body() }
-        var runs = 0
-        let start = DispatchTime.now().uptimeNanoseconds
-        var elapsed = 0.0
-        while elapsed < seconds {
-            for _ in 0..<200 { sink &+= try body() }
-            runs += 200
-            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        }
-        if sink == 42 { print("") }
-        return Double(runs) / elapsed
-    }
-
-    static func count(_ model: DecodedModel) -> Int {
-        guard let definition = model.definition, let values = model.values else { return 0 }
-        return count(definition.group, values, top: true)
-    }
-
-    static func count(_ group: GroupDefinition, _ values: GroupValues, top: Bool) -> Int {
-        var n = group.points.enumerated().filter { $0.element.isPublished && !(top && $0.offset < 2) }.count
-        for (g, sub) in group.groups.enumerated() {
-            for instance in values.groups[g] { n += count(sub, instance, top: false) }
-        }
-        return n
     }
 }

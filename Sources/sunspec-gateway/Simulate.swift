@@ -40,6 +40,9 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Most TCP clients served at once.")
     var maxConnections = 64
 
+    @Option(help: "Serve the same devices on this many consecutive TCP ports from the one given (a fleet for benchmarks).")
+    var ports = 1
+
     @Option(help: "Stop after this long (default: run until interrupted).")
     var duration: Duration?
 
@@ -75,15 +78,20 @@ struct Simulate: AsyncParsableCommand {
             guard let endpoint = Endpoint.parseTCP(tcp), case .tcp(let host, let port) = endpoint else {
                 throw ValidationError("--tcp '\(tcp)' is not ADDRESS:PORT")
             }
-            let server = ModbusTCPServer(host: host, port: port, maxConnections: maxConnections, source: devices)
-            do {
-                try server.start()
-            } catch {
-                printError("\(error)")
-                throw ExitCode(69)
+            var servers: [ModbusTCPServer] = []
+            for k in 0..<max(1, ports) {
+                let server = ModbusTCPServer(host: host, port: port == 0 ? 0 : port + k, maxConnections: maxConnections, source: devices)
+                do {
+                    try server.start()
+                } catch {
+                    printError("\(error)")
+                    throw ExitCode(69)
+                }
+                servers.append(server)
             }
-            printNow("serving units \(devices.units.map(String.init).joined(separator: ", ")) on \(host):\(server.port)")
-            stop = server.stop
+            let where_ = servers.count == 1 ? "\(host):\(servers[0].port)" : "\(host):\(servers[0].port)-\(servers.last!.port)"
+            printNow("serving units \(devices.units.map(String.init).joined(separator: ", ")) on \(where_)")
+            stop = { for s in servers { s.stop() } }
         } else {
             let settings = SerialSettings(port: rtu!, baud: baud, parity: SerialSettings.Parity(rawValue: parity.uppercased()) ?? .even)
             let server = ModbusRTUServer(settings: settings, unit: devices.units[0], source: devices)

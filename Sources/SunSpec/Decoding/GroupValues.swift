@@ -59,6 +59,11 @@ public struct DecodedModel: Sendable {
         return stored[values.first + i].resolved(registers)
     }
 
+    /// The same model without its values (what a meta record needs: id, definition, length).
+    public func withoutValues() -> DecodedModel {
+        DecodedModel(id: id, definition: definition, length: length, values: nil, stored: [], registers: [], raw: nil, errors: [])
+    }
+
     /// The value of point `index` of a group instance.
     public func value(_ instance: GroupValues, _ index: Int) -> PointValue {
         stored[instance.first + index].resolved(registers)

@@ -1,0 +1,48 @@
+import Foundation
+import Gateway
+import Logging
+import Modbus
+import ServiceLifecycle
+
+/// A fleet of TCP devices (served by a separate `sunspec-gateway simulate --ports N` process) polled
+/// at 1 Hz by the engine through libmodbus, one connection and thread each, with one subscriber on
+/// the socket. Prints the poll rate held, the CPU the gateway used and its resident memory.
+enum FleetBench {
+    static func run(arguments: [String]) async throws {
+        let options = Options(arguments)
+        let firstPort = options.int("--first-port", 30000)
+        let devices = options.int("--devices", 1000)
+        let interval = Duration.milliseconds(options.int("--interval", 1000))
+        let seconds = options.int("--seconds", 20)
+        let configs = (0..<devices).map { i in
+            DeviceConfig(name: "bess-\(i)", endpoint: .tcp(host: "127.0.0.1", port: firstPort + i), interval: interval, timeout: .seconds(2))
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-fleet-\(getpid()).sock").path
+        var logger = Logger(label: "fleet")
+        logger.logLevel = .error
+        let hub = Hub(devices: configs.map(\.name))
+        let stream = StreamServer(path: path, bufferLimit: 256 << 20, hub: hub, logger: logger)
+        let engine = Engine(devices: configs, hub: hub, logger: logger)
+        let group = ServiceGroup(services: [stream, engine], logger: logger)
+        let task = Task { try await group.run() }
+        // Discovery of the whole fleet, then a settling period.
+        try await Task.sleep(for: .seconds(max(5, devices / 100)))
+        let reader = LatencyReader(path: path)
+        reader.start()
+        try await Task.sleep(for: .seconds(3))
+        reader.resetCounts()
+        let cpuBefore = cpuSeconds()
+        try await Task.sleep(for: .seconds(seconds))
+        let cpu = cpuSeconds() - cpuBefore
+        let counts = reader.snapshot()
+        let rss = residentMB()
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        let polled = options.int("--models-per-poll", 9)
+        let pollsPerSecond = Double(counts.readings) / Double(polled) / Double(seconds)
+        let target = Double(devices) * 1000 / Double(options.int("--interval", 1000))
+        var latencies = counts.latencies.sorted()
+        if latencies.isEmpty { latencies = [0] }
+        print(#"{"peer":"sunspec-gateway","bench":"fleet","devices":\#(devices),"interval_ms":\#(options.int("--interval", 1000)),"polls_per_s":\#(String(format: "%.1f", pollsPerSecond)),"target_polls_per_s":\#(Int(target)),"held":\#(pollsPerSecond >= target * 0.97),"cpu_cores":\#(String(format: "%.2f", cpu / Double(seconds))),"rss_mb":\#(rss),"latency_ms_p50":\#(latencies[latencies.count / 2]),"latency_ms_p99":\#(latencies[min(latencies.count - 1, latencies.count * 99 / 100)])}"#)
+    }
+}

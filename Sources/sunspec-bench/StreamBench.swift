@@ -1,0 +1,160 @@
+import Captures
+import Foundation
+import Gateway
+import Logging
+import Modbus
+import ServiceLifecycle
+import SunSpec
+import Synchronization
+
+/// The live path end to end, in one process: simulated devices on loopback TCP ports (libmodbus
+/// servers), the engine polling them through libmodbus, the hub and its Unix socket, and
+/// subscribers reading it. Prints readings per second and the latency from the registers' read
+/// (`ts`) to the line arriving at a subscriber.
+enum StreamBench {
+    static func run(capture: String, arguments: [String]) async throws {
+        let options = Options(arguments)
+        let devices = options.int("--devices", 20)
+        let subscribers = options.int("--subscribers", 10)
+        let interval = Duration.milliseconds(options.int("--interval", 100))
+        let seconds = options.int("--seconds", 10)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: capture)))
+        var image: RegisterImage?
+        _ = CaptureReader.read(bytes, name: capture) { image = $0.image }
+        guard let image else { exit(65) }
+        let source = CaptureDevices([1: image])
+        var servers: [ModbusTCPServer] = []
+        var configs: [DeviceConfig] = []
+        for i in 0..<devices {
+            let server = ModbusTCPServer(port: 0, source: source)
+            let port = try server.start()
+            servers.append(server)
+            configs.append(DeviceConfig(name: "dev-\(i)", endpoint: .tcp(host: "127.0.0.1", port: port), interval: interval))
+        }
+        defer { servers.forEach { $0.stop() } }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-bench-\(getpid()).sock").path
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let hub = Hub(devices: configs.map(\.name))
+        let stream = StreamServer(path: path, bufferLimit: 64 << 20, hub: hub, logger: logger)
+        let engine = Engine(devices: configs, hub: hub, logger: logger)
+        let group = ServiceGroup(services: [stream, engine], logger: logger)
+        let task = Task { try await group.run() }
+        try await Task.sleep(for: .seconds(2))  // discovery, warm-up
+        let readers = (0..<subscribers).map { _ in LatencyReader(path: path) }
+        readers.forEach { $0.start() }
+        try await Task.sleep(for: .seconds(1))
+        readers.forEach { $0.resetCounts() }
+        let cpuBefore = cpuSeconds()
+        try await Task.sleep(for: .seconds(seconds))
+        let cpu = cpuSeconds() - cpuBefore
+        let counts = readers.map { $0.snapshot() }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        var latencies = counts.flatMap(\.latencies).sorted()
+        if latencies.isEmpty { latencies = [0] }
+        let readings = counts.map(\.readings).reduce(0, +) / max(1, subscribers)
+        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        print(#"{"peer":"sunspec-gateway","bench":"stream","devices":\#(devices),"subscribers":\#(subscribers),"interval_ms":\#(options.int("--interval", 100)),"readings_per_s":\#(readings / seconds),"lines_per_s_all_subscribers":\#(counts.map(\.readings).reduce(0, +) / seconds),"latency_ms_p50":\#(percentile(0.5)),"latency_ms_p99":\#(percentile(0.99)),"cpu_percent":\#(Int(cpu / Double(seconds) * 100)),"rss_mb":\#(residentMB())}"#)
+    }
+}
+
+/// Reads a stream socket on a thread of its own, counting readings and their latency.
+final class LatencyReader: @unchecked Sendable {
+    struct Counts {
+        var readings = 0
+        var latencies: [Double] = []
+    }
+
+    let path: String
+    private let counts = Mutex(Counts())
+
+    init(path: String) { self.path = path }
+
+    func resetCounts() { counts.withLock { $0 = Counts() } }
+    func snapshot() -> Counts { counts.withLock { $0 } }
+
+    func start() {
+        Thread { [self] in
+            let fd = connectUnix(path)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return }
+                let now = Date()
+                pending += buffer[0..<n]
+                var batch = Counts()
+                while let nl = pending.firstIndex(of: 0x0A) {
+                    let line = pending[..<nl]
+                    // {"type":"reading","device":"..","ts":"2026-...Z",...
+                    if line.starts(with: Array(#"{"type":"reading""#.utf8)),
+                        let tsStart = line.firstRange(of: Array(#""ts":""#.utf8))?.upperBound
+                    {
+                        batch.readings += 1
+                        let text = String(decoding: line[tsStart..<(tsStart + 24)], as: UTF8.self)
+                        if let ts = try? formatter.parse(text) { batch.latencies.append(now.timeIntervalSince(ts) * 1000) }
+                    }
+                    pending.removeSubrange(...nl)
+                }
+                counts.withLock {
+                    $0.readings += batch.readings
+                    $0.latencies += batch.latencies
+                }
+            }
+        }.start()
+    }
+}
+
+func connectUnix(_ path: String) -> Int32 {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8.prefix(107))
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+        raw.copyBytes(from: bytes)
+        raw[bytes.count] = 0
+    }
+    let rc = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    if rc != 0 {
+        close(fd)
+        return -1
+    }
+    return fd
+}
+
+/// User + system CPU time of this process.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+/// Resident memory of this process, from /proc/self/status.
+func residentMB() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
+    else { return -1 }
+    return kb / 1024
+}
+
+/// `--name value` options.
+struct Options {
+    let values: [String: String]
+    init(_ arguments: [String]) {
+        var values: [String: String] = [:]
+        var i = 0
+        while i + 1 < arguments.count {
+            values[arguments[i]] = arguments[i + 1]
+            i += 2
+        }
+        self.values = values
+    }
+    func int(_ name: String, _ fallback: Int) -> Int { values[name].flatMap(Int.init) ?? fallback }
+}
