@@ -743,23 +743,37 @@ def pysunspec2_tcp(port, unit, timeout=5):
             pass
 
 
-def pysunspec2_rtu(port, unit, timeout=2):
-    # SunSpecModbusClientDeviceRTU opens the port in its constructor (calling open() again would
-    # reconfigure it, which a pty on this kernel refuses for parity E: see the README)
-    dev = ss_client.SunSpecModbusClientDeviceRTU(unit, port, baudrate=19200, parity=ss_modbus.PARITY_EVEN,
-                                                  timeout=timeout)
+def pysunspec2_rtu(port, units, timeout=2):
+    """{unit: models} read by pysunspec2's RTU client, every unit through one open of the port.
+
+    SunSpecModbusClientDeviceRTU opens the port in its constructor and shares it between the
+    devices of one port. It is opened once: a second open (or `open()`) reconfigures the port,
+    which a pty on this kernel refuses for parity E (see the README)."""
+    devs = {}
     try:
-        dev.scan()
-        for m in dev.model_list:
-            m.read()
-        check(dev.base_addr == BASE, "pysunspec2 found SunS at %s" % dev.base_addr)
-        return pysunspec2_dicts(dev)
+        for u in units:
+            devs[u] = ss_client.SunSpecModbusClientDeviceRTU(u, port, baudrate=19200, parity=ss_modbus.PARITY_EVEN,
+                                                              timeout=timeout)
+        out = {}
+        for u, dev in devs.items():
+            dev.scan()
+            for m in dev.model_list:
+                m.read()
+            check(dev.base_addr == BASE, "pysunspec2 found SunS of unit %d at %s" % (u, dev.base_addr))
+            out[u] = pysunspec2_dicts(dev)
+        return out
     finally:
-        try:
-            dev.close()
-            dev.client.close()
-        except Exception:
-            pass
+        client = ss_modbus.modbus_rtu_clients.get(port)
+        for dev in devs.values():
+            try:
+                dev.close()
+            except Exception:
+                pass
+        if client is not None:
+            try:
+                client.close()
+            except Exception:
+                pass
         ss_modbus.modbus_rtu_client_remove(port)
 
 
@@ -1019,14 +1033,14 @@ def case_rtu(ctx):
     maps = {1: ctx.fixture(), 2: ctx.random(2)}
     pty, _server = rtu_server(ctx, "rtu", maps)
     line = pty.ends[1]
-    refs, notes = {}, []
-    for u, dmap in maps.items():
-        try:
-            refs[u] = pysunspec2_rtu(line, u)
-        except Exception as exc:
-            notes.append("pysunspec2's RTU client failed on the pty (%s: %s): compared with pysunspec2's "
-                         "offline decode of the served registers instead" % (type(exc).__name__, exc))
-            refs[u] = pysunspec2_offline(dmap)
+    notes = []
+    try:
+        refs = pysunspec2_rtu(line, list(maps))
+        notes.append("reference: pysunspec2's RTU client on the same line")
+    except Exception as exc:
+        notes.append("pysunspec2's RTU client failed on the pty (%s: %s): compared with pysunspec2's offline "
+                     "decode of the served registers instead" % (type(exc).__name__, exc))
+        refs = {u: pysunspec2_offline(dmap) for u, dmap in maps.items()}
     names = {u: "rtu%d" % u for u in maps}
     gw = start_gateway(ctx, "rtu", [{"name": names[u], "rtu": {"port": line}, "unit": u} for u in maps],
                        interval="500ms", timeout="1s")
