@@ -76,8 +76,7 @@ final class LatencyReader: @unchecked Sendable {
 
     func start() {
         Thread { [self] in
-            let fd = connectUnix(path)
-            guard fd >= 0 else { return }
+            guard let fd = UnixSocket.connect(path) else { return }
             defer { close(fd) }
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -107,25 +106,6 @@ final class LatencyReader: @unchecked Sendable {
             }
         }.start()
     }
-}
-
-func connectUnix(_ path: String) -> Int32 {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    var address = sockaddr_un()
-    address.sun_family = sa_family_t(AF_UNIX)
-    let bytes = Array(path.utf8.prefix(107))
-    withUnsafeMutableBytes(of: &address.sun_path) { raw in
-        raw.copyBytes(from: bytes)
-        raw[bytes.count] = 0
-    }
-    let rc = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-    }
-    if rc != 0 {
-        close(fd)
-        return -1
-    }
-    return fd
 }
 
 /// User + system CPU time of this process.

@@ -217,18 +217,15 @@ public struct JSONBuffer: @unchecked Sendable {
     }
 
     /// Appends a point value as JSON (`null`, a number or a string).
-    @inline(__always)
     public mutating func value(_ value: PointValue) {
         switch value {
+        case .string(let s): string(s)
         case .null: raw("null")
         case .int(let v): int(v)
         case .uint(let v): uint(v)
         case .decimal(let d): decimal(d)
-        case .float32(let f):
-            if f.isFinite { string(f.description, quoted: false) } else { raw("null") }
-        case .float64(let d):
-            if d.isFinite { string(d.description, quoted: false) } else { raw("null") }
-        case .string(let s): string(s)
+        case .float32(let f): float(f)
+        case .float64(let d): float(d)
         }
     }
 
@@ -236,21 +233,23 @@ public struct JSONBuffer: @unchecked Sendable {
     @inline(__always)
     mutating func value(_ stored: StoredValue, _ registers: UnsafeBufferPointer<UInt16>) {
         switch stored {
+        case .text(let type, let at, let size): value(PointDecoding.text(type, registers, Int(at), Int(size)))
         case .null: raw("null")
         case .int(let v): int(v)
         case .uint(let v): uint(v)
         case .decimal(let d): decimal(d)
-        case .float32(let f):
-            if f.isFinite { string(f.description, quoted: false) } else { raw("null") }
-        case .float64(let d):
-            if d.isFinite { string(d.description, quoted: false) } else { raw("null") }
-        case .text(let type, let at, let size):
-            value(PointDecoding.text(type, registers, Int(at), Int(size)))
+        case .float32(let f): float(f)
+        case .float64(let d): float(d)
         }
     }
 
-    private mutating func string(_ text: String, quoted: Bool) {
-        var text = text
+    /// Appends a float in its shortest round-trip form; infinities (which JSON cannot carry) as null.
+    mutating func float<F: BinaryFloatingPoint & LosslessStringConvertible>(_ f: F) {
+        guard f.isFinite else {
+            raw("null")
+            return
+        }
+        var text = f.description
         text.withUTF8 { append($0) }
     }
 }
