@@ -10,13 +10,19 @@ public struct Capture: Sendable {
     public var captured: String?
     /// Where the SunSpec chain starts, when the format fixes it (pysunspec2 device files: 40000).
     public var base: Int?
-    /// The registers.
+    /// The holding registers (function 3; blocks that name no function).
     public var image: RegisterImage
+    /// The input registers (function 4).
+    public var inputImage: RegisterImage
     /// Where in the input this capture came from (`file` or `file:line`).
     public var location: String
 
     /// Creates a capture.
-    public init(device: String?, unit: Int?, captured: String?, base: Int? = nil, image: RegisterImage, location: String) {
+    public init(
+        device: String?, unit: Int?, captured: String?, base: Int? = nil, image: RegisterImage, inputImage: RegisterImage = RegisterImage(),
+        location: String
+    ) {
+        self.inputImage = inputImage
         self.device = device
         self.unit = unit
         self.captured = captured
@@ -24,6 +30,12 @@ public struct Capture: Sendable {
         self.image = image
         self.location = location
     }
+}
+
+extension Capture {
+    /// The registers a SunSpec map is looked for in: the holding registers, or the input registers
+    /// when only those were captured.
+    public var sunspecImage: RegisterImage { image.registerCount == 0 ? inputImage : image }
 }
 
 /// Input that is not a readable capture, with the file and line or offset.

@@ -55,12 +55,13 @@ public enum CaptureJSON {
         out.raw(",\"unit\":")
         if let u = capture.unit { out.int(Int64(u)) } else { out.raw("null") }
         out.raw(",\"blocks\":[")
-        for (i, block) in capture.image.blocks.enumerated() {
+        let blocks = capture.image.blocks.map { ($0, function) } + capture.inputImage.blocks.map { ($0, 4) }
+        for (i, (block, code)) in blocks.enumerated() {
             if i > 0 { out.byte(UInt8(ascii: ",")) }
             out.raw("{\"start\":")
             out.int(Int64(block.start))
             out.raw(",\"function\":")
-            out.int(Int64(function))
+            out.int(Int64(code))
             out.raw(",\"registers\":[")
             for (k, r) in block.registers.enumerated() {
                 if k > 0 { out.byte(UInt8(ascii: ",")) }
@@ -90,7 +91,8 @@ public enum CaptureJSON {
         guard version == 1 else {
             throw CaptureError(location, "capture version \(version) is not supported (expected 1)")
         }
-        var image = RegisterImage()
+        var holding = RegisterImage()
+        var input = RegisterImage()
         for (b, block) in blocks.enumerated() {
             guard let start = block.start else { throw CaptureError(location, "blocks[\(b)]: missing key 'start'") }
             guard let registers = block.registers else { throw CaptureError(location, "blocks[\(b)]: missing key 'registers'") }
@@ -101,13 +103,18 @@ public enum CaptureJSON {
                 throw CaptureError(location, "blocks[\(b)]: function \(f) is not 3 (holding) or 4 (input)")
             }
             if block.holes.isEmpty {
-                image.insert(RegisterImage.Block(start: start, registers: registers))
+                if block.function == 4 {
+                    input.insert(RegisterImage.Block(start: start, registers: registers))
+                } else {
+                    holding.insert(RegisterImage.Block(start: start, registers: registers))
+                }
                 continue
             }
             var from = 0
             for hole in block.holes + [registers.count] {
                 if hole > from {
-                    image.insert(RegisterImage.Block(start: start + from, registers: Array(registers[from..<hole])))
+                    let part = RegisterImage.Block(start: start + from, registers: Array(registers[from..<hole]))
+                    if block.function == 4 { input.insert(part) } else { holding.insert(part) }
                 }
                 from = hole + 1
             }
@@ -119,7 +126,7 @@ public enum CaptureJSON {
             }
             captured = normal
         }
-        return Capture(device: doc.device, unit: doc.unit, captured: captured, image: image, location: location)
+        return Capture(device: doc.device, unit: doc.unit, captured: captured, image: holding, inputImage: input, location: location)
     }
 
     /// A line of the input: its 1-based number and its bytes (trimmed).

@@ -7,10 +7,12 @@ import Synchronization
 /// with no image answers 0x0B (gateway target failed to respond).
 public final class CaptureDevices: RegisterSource, @unchecked Sendable {
     private let images: Mutex<[UInt8: RegisterImage]>
+    private let inputs: Mutex<[UInt8: RegisterImage]>
 
-    /// Serves these images by unit id.
-    public init(_ images: [UInt8: RegisterImage]) {
+    /// Serves these images (holding registers, and input registers where given) by unit id.
+    public init(_ images: [UInt8: RegisterImage], inputs: [UInt8: RegisterImage] = [:]) {
         self.images = Mutex(images)
+        self.inputs = Mutex(inputs)
     }
 
     /// The units served.
@@ -30,7 +32,11 @@ public final class CaptureDevices: RegisterSource, @unchecked Sendable {
     public func image(unit: UInt8) -> RegisterImage? { images.withLock { $0[unit] } }
 
     public func read(unit: UInt8, kind: RegisterKind, address: Int, count: Int) -> ServerReply {
-        images.withLock { all in
+        if kind == .input, let input = inputs.withLock({ $0[unit] }), input.registerCount > 0 {
+            let window = input.window(start: address, count: count)
+            return window.missing != nil ? .exception(2) : .registers(Array(window.values))
+        }
+        return images.withLock { all in
             guard let image = all[unit] else { return .exception(0x0B) }
             let window = image.window(start: address, count: count)
             if window.missing != nil { return .exception(2) }

@@ -61,7 +61,7 @@ struct Decode: ParsableCommand {
                 var buffer = JSONBuffer(capacity: 1 << 15)
                 let name = device ?? capture.device ?? fallbackName
                 do {
-                    let decoded = try DeviceDecoder.decode(capture.image, base: base ?? capture.base, catalog: catalog)
+                    let decoded = try DeviceDecoder.decode(capture.sunspecImage, base: base ?? capture.base, catalog: catalog)
                     if meta {
                         for instance in decoded.models where metaWritten.insert("\(name)/\(instance.address)/\(instance.model.id)").inserted {
                             MetaRecord.append(instance, device: name, to: &buffer)

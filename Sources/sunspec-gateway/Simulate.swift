@@ -53,6 +53,7 @@ struct Simulate: AsyncParsableCommand {
 
     func run() async throws {
         var images: [UInt8: RegisterImage] = [:]
+        var inputs: [UInt8: RegisterImage] = [:]
         var next = unit
         for file in captures {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -69,9 +70,10 @@ struct Simulate: AsyncParsableCommand {
             if images[UInt8(clamping: id)] != nil { id = next }
             while images[UInt8(clamping: id)] != nil { id += 1 }
             images[UInt8(clamping: id)] = capture.image
+            inputs[UInt8(clamping: id)] = capture.inputImage
             next = id + 1
         }
-        let devices = CaptureDevices(images)
+        let devices = CaptureDevices(images, inputs: inputs)
         let animations = animate ? images.mapValues { Animation(image: $0) } : [:]
         var stop: () -> Void
         if let tcp {

@@ -889,8 +889,14 @@ def start_gateway(ctx, tag, devices, **kw):
 
 def wait_online(sub, gw, expect, timeout=ONLINE_TIMEOUT, since=None):
     """expect: {device: [addresses]}; every device online with a reading of each address."""
-    ok = sub.wait(lambda s: all(online_with(s, d, a, since) for d, a in expect.items()) or not gw.alive(), timeout)
+    ok = sub.wait(lambda s: all(online_with(s, d, a, since) for d, a in expect.items()) or s.eof or not gw.alive(),
+                  timeout)
     check(gw.alive(), "the gateway exited (status %s): %s" % (gw.proc.poll(), gw.log_tail()))
+    if sub.eof and not all(online_with(sub, d, a, since) for d, a in expect.items()):
+        raise CaseFailed("the gateway closed a subscriber's connection after %d bytes (%d records: %s), before every "
+                         "device was online with readings; gateway log: %s"
+                         % (sub.nbytes, len(sub.records),
+                            ", ".join("%s" % r.get("type") for _t, r in sub.records[:8]), gw.log_tail(600)))
     if not all(online_with(sub, d, a, since) for d, a in expect.items()):
         states = {d: (sub.state(d), len(sub.latest(d, since)), len(a)) for d, a in expect.items()}
         last = {d: (sub.statuses(d)[-1][1].get("error") if sub.statuses(d) else None) for d in expect}
@@ -1143,12 +1149,12 @@ def case_dead_unit(ctx):
     return "; ".join(lines)
 
 
-def case_slow_subscriber(ctx):
+def case_slow_subscriber(ctx, buffer="64KiB"):
     maps = {1: ctx.fixture(), 2: ctx.random(2), 3: ctx.random(3)}
     server = ctx.procs.add(CaptureServer(ctx.workdir, "slow-subscriber", [m.capture_path for m in maps.values()],
                                          list(maps))).start()
     gw = start_gateway(ctx, "slow-subscriber", [{"name": "unit%d" % u, "tcp": "127.0.0.1:%d" % server.port, "unit": u}
-                                                for u in maps], buffer="64KiB", interval="100ms")
+                                                for u in maps], buffer=buffer, interval="100ms")
     fast = ctx.procs.add(Subscriber(gw.socket_path))
     wait_online(fast, gw, {"unit%d" % u: m.addrs for u, m in maps.items()})
     slow = ctx.procs.add(Subscriber(gw.socket_path, read=False, rcvbuf=4096))
@@ -1204,26 +1210,38 @@ def case_late_response(ctx):
     first = [m.addr for m in dmap.models if m.mid != 1][0]
     sub.wait(lambda s: len([1 for _t, r in s.readings("bess") if r["addr"] == first]) >= 2, 5)
     t_arm = time.monotonic()
-    proxy.delay_next(1, 0.6)           # one response 600 ms late (timeout 300 ms)
-    wait_until(lambda: proxy.delayed, 5)
-    time.sleep(3.0)
-    proxy.delay_next(3, 0.6)           # then three in a row
-    wait_until(lambda: len(proxy.delayed) >= 4, 8)
-    t_last = proxy.delayed[-1][0] if proxy.delayed else time.monotonic()
-    check(len(proxy.delayed) >= 4, "only %d responses were delayed (the gateway sent too few requests)" % len(proxy.delayed))
-    # afterwards: online with at least 3 polls after the last late answer
-    ok = sub.wait(lambda s: s.state("bess") == "online" and
-                  len([1 for t, r in s.readings("bess", t_last) if r["addr"] == first]) >= 3, 20)
-    check(gw.alive(), "the gateway exited: %s" % gw.log_tail())
-    statuses = [(round(t - t_arm, 2), r.get("state"), r.get("error")) for t, r in sub.statuses("bess") if t >= t_arm]
-    check(ok, "no 3 polls online after the late answers within 20 s; statuses since: %s" % statuses)
+    k_arm = proxy.count()
+    lines = []
+    for n in (1, 3):                   # one answer 600 ms late (timeout 300 ms), then three in a row
+        t_phase = time.monotonic()
+        k = proxy.count()
+        done = len(proxy.delayed)
+        proxy.delay_next(n, 0.6)
+        check(wait_until(lambda: len(proxy.delayed) >= done + n, 10),
+              "the gateway sent too few requests for %d late answers within 10 s" % n)
+        t_last = proxy.delayed[-1][0]
+        # then the device answers on time again: online, with 3 polls after the last late answer
+        ok = sub.wait(lambda s: s.state("bess") == "online" and
+                      len([1 for t, r in s.readings("bess", t_last) if r["addr"] == first]) >= 3, 12)
+        check(gw.alive(), "the gateway exited: %s" % gw.log_tail())
+        statuses = [("%.2f" % (t - t_phase), r.get("state"), r.get("error")) for t, r in sub.statuses("bess")
+                    if t >= t_phase]
+        if not ok:
+            reqs = ["%.2f %d+%d" % (r[0] - t_phase, r[4], r[5]) for r in proxy.log_since(k)]
+            raise CaseFailed(
+                "after %d answer(s) 600 ms late (timeout 300 ms) the device did not come back within 12 s, although "
+                "it answers every request on time again\n  statuses (s after the delay was armed): %s\n  requests "
+                "through the proxy: %s\n  late answers released at: %s\n  gateway log: %s"
+                % (n, statuses, reqs[:20], ["%.2f" % (d[0] - t_phase) for d in proxy.delayed[done:]],
+                   gw.log_tail(800).replace("\n", "\n    ")))
+        lines.append("%d late: %s" % (n, ", ".join("%s %s" % (t, st) for t, st, _e in statuses) or "stayed online"))
     after = sub.readings("bess", t_arm)
     wrong = [(round(t - t_arm, 2), r["model"], r["addr"], same_as_decode(ref, r)) for t, r in after]
     wrong = [w for w in wrong if w[3]]
     check(not wrong, "%d of %d readings published after the late answers differ from the device (desynchronised "
-          "answers?): first %s" % (len(wrong), len(after), wrong[:3]))
-    return ("%d responses delayed 600 ms (timeout 300 ms); %d readings since, all equal to the device; statuses: %s"
-            % (len(proxy.delayed), len(after), [(s, e) for _t, s, e in statuses] or "none"))
+          "answers): first %s" % (len(wrong), len(after), wrong[:3]))
+    return ("%d answers delayed 600 ms (timeout 300 ms), %d requests; %d readings since, all equal to the device; %s"
+            % (len(proxy.delayed), len(proxy.log_since(k_arm)), len(after), "; ".join(lines)))
 
 
 def case_refuses_large_reads(ctx):
