@@ -26,10 +26,11 @@ let package = Package(
         .target(name: "SunSpec"),
         .target(name: "Captures", dependencies: ["SunSpec"]),
         .target(name: "Modbus", dependencies: ["CModbus"]),
+        .target(name: "Profiles", dependencies: ["SunSpec", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Gateway",
             dependencies: [
-                "SunSpec", "Captures", "Modbus",
+                "SunSpec", "Captures", "Modbus", "Profiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -44,6 +45,7 @@ let package = Package(
                 "Captures",
                 "Modbus",
                 "Gateway",
+                "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "SunSpec"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["sunspec-gateway"]),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
+        .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "SunSpec", "Captures"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "SunSpec", "Captures"]),
     ]
 )

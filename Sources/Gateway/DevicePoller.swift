@@ -14,14 +14,19 @@ public struct DevicePoller: Sendable {
     let reader: any RegisterReader
     let hub: Hub
     let catalog: ModelCatalog
+    let export: ExportStore?
     let logger: Logger
+    /// The unit id on the wire (the configured one, moved by a unit-offset quirk).
+    let unit: Int
 
-    /// Creates a poller.
-    public init(config: DeviceConfig, reader: any RegisterReader, hub: Hub, catalog: ModelCatalog = .builtin, logger: Logger) {
+    /// Creates a poller; the device's quirks adjust the catalog, base and unit id.
+    public init(config: DeviceConfig, reader: any RegisterReader, hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil, logger: Logger) {
         self.config = config
         self.reader = reader
         self.hub = hub
-        self.catalog = catalog
+        self.catalog = config.quirks.catalog(catalog)
+        self.export = export
+        self.unit = config.unit + config.quirks.unitOffset
         var logger = logger
         logger[metadataKey: "device"] = "\(config.name)"
         self.logger = logger
@@ -36,8 +41,8 @@ public struct DevicePoller: Sendable {
             hub.reset(device: config.name)
             let map: DiscoveredMap
             do {
-                map = try await Discovery(reader: reader, unit: config.unit, kind: config.registers, maxRegisters: maxRegisters, timeout: config.timeout)
-                    .run(base: config.base)
+                map = try await Discovery(reader: reader, unit: unit, kind: config.registers, maxRegisters: maxRegisters, timeout: config.timeout)
+                    .run(base: config.base ?? config.quirks.base)
             } catch {
                 if Task.isCancelled { break }
                 setStatus(.offline, error: error.message)
@@ -59,6 +64,7 @@ public struct DevicePoller: Sendable {
                 logger.notice("model map changed: discovering again", metadata: ["why": "\(why)"])
             case .failed(let error):
                 setStatus(.offline, error: "\(error)")
+                if let exportUnit = config.exportUnit { export?.setOffline(unit: exportUnit) }
                 logger.warning("device offline", metadata: ["error": "\(error)", "retry": "\(DurationText.format(backoff.current))"])
                 try? await Task.sleep(for: backoff.next())
             }
@@ -114,7 +120,8 @@ struct Session {
             polled.append((header, definition, index))
         }
         self.polled = polled
-        self.plan = PollPlan(spans: polled.map(\.0.span), maxRegisters: maxRegisters)
+        let fixed = poller.config.quirks.blocks
+        self.plan = fixed.isEmpty ? PollPlan(spans: polled.map(\.0.span), maxRegisters: maxRegisters) : PollPlan(fixed: fixed, maxRegisters: maxRegisters)
     }
 
     /// Whether every published point of a model is static: read at discovery (and after a
@@ -130,6 +137,7 @@ struct Session {
 
     /// Publishes every model found (static ones included) with its meta record.
     func publishAll() {
+        exportMap()
         guard let decoded = try? DeviceDecoder.decode(image, base: map.base, catalog: poller.catalog) else { return }
         let ts = Timestamp.format(Date())
         for instance in decoded.models {
@@ -175,6 +183,7 @@ struct Session {
             }
             if let changed = checkHeaders() { return .changed(changed) }
             publish(readAt)
+            exportMap()
             next += interval
             let now = ContinuousClock.now
             if next < now { next = now }  // behind: skip the missed ticks
@@ -183,14 +192,20 @@ struct Session {
         return .stopped
     }
 
+    /// Hands the current map to the SunSpec export, if the device is exported.
+    private func exportMap() {
+        guard let unit = poller.config.exportUnit, let export = poller.export else { return }
+        export.update(unit: unit, image: ExportStore.relocate(image, models: map.models))
+    }
+
     /// A timeout is tried once more at once before the unit counts as failed.
     private func readWithRetry(_ request: PollPlan.Request) async throws(ModbusError) -> [UInt16] {
         let config = poller.config
         do {
-            return try await poller.reader.read(unit: config.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
+            return try await poller.reader.read(unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
         } catch {
             guard error.kind == .timeout, !Task.isCancelled else { throw error }
-            return try await poller.reader.read(unit: config.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
+            return try await poller.reader.read(unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
         }
     }
 

@@ -12,9 +12,10 @@ public struct Engine: Service {
     let catalog: ModelCatalog
     let logger: Logger
     let readers: [String: any RegisterReader]
+    let export: ExportStore?
 
     /// An engine over real Modbus links, one per endpoint.
-    public init(devices: [DeviceConfig], hub: Hub, catalog: ModelCatalog = .builtin, logger: Logger) {
+    public init(devices: [DeviceConfig], hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil, logger: Logger) {
         var links: [Endpoint: ModbusLink] = [:]
         var readers: [String: any RegisterReader] = [:]
         for device in devices {
@@ -22,11 +23,15 @@ public struct Engine: Service {
             links[device.endpoint] = link
             readers[device.name] = link
         }
-        self.init(devices: devices, readers: readers, hub: hub, catalog: catalog, logger: logger)
+        self.init(devices: devices, readers: readers, hub: hub, catalog: catalog, export: export, logger: logger)
     }
 
     /// An engine over given readers (by device name): in-process devices in tests and benchmarks.
-    public init(devices: [DeviceConfig], readers: [String: any RegisterReader], hub: Hub, catalog: ModelCatalog = .builtin, logger: Logger) {
+    public init(
+        devices: [DeviceConfig], readers: [String: any RegisterReader], hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil,
+        logger: Logger
+    ) {
+        self.export = export
         self.devices = devices
         self.readers = readers
         self.hub = hub
@@ -39,8 +44,13 @@ public struct Engine: Service {
             await withDiscardingTaskGroup { group in
                 for device in devices {
                     guard let reader = readers[device.name] else { continue }
-                    let poller = DevicePoller(config: device, reader: reader, hub: hub, catalog: catalog, logger: logger)
-                    group.addTask { await poller.run() }
+                    if let profile = device.profile {
+                        let poller = ProfilePoller(config: device, profile: profile, reader: reader, hub: hub, export: export, logger: logger)
+                        group.addTask { await poller.run() }
+                    } else {
+                        let poller = DevicePoller(config: device, reader: reader, hub: hub, catalog: catalog, export: export, logger: logger)
+                        group.addTask { await poller.run() }
+                    }
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Modbus
+import Profiles
 import Yams
 
 /// The gateway's configuration, read from YAML and checked before anything starts.
@@ -25,6 +26,8 @@ public struct GatewayConfig: Sendable {
     public var bufferLimit = 4 << 20
     /// The devices polled.
     public var devices: [DeviceConfig] = []
+    /// The SunSpec Modbus TCP export, if configured.
+    public var export: ExportSettings?
 
     /// Creates a configuration.
     public init(socketPath: String = "/run/sunspec-gateway/readings.sock", socketMode: mode_t = 0o660, bufferLimit: Int = 4 << 20, devices: [DeviceConfig] = []) {
@@ -54,7 +57,18 @@ public struct GatewayConfig: Sendable {
         }
         guard let root else { throw ConfigError(file: file, line: nil, path: "", message: "the file is empty") }
         var reader = ConfigReader(file: file)
-        return try reader.config(root)
+        var config = try reader.config(root)
+        if config.export != nil {
+            // Export units default to the devices' order in the file, from 1.
+            var used = Set(config.devices.compactMap(\.exportUnit))
+            var next = 1
+            for i in config.devices.indices where config.devices[i].exportUnit == nil {
+                while used.contains(next) { next += 1 }
+                config.devices[i].exportUnit = next
+                used.insert(next)
+            }
+        }
+        return config
     }
 
     private static func line(of error: YamlError) -> Int? {
@@ -70,6 +84,16 @@ public struct GatewayConfig: Sendable {
         default: "\(error)"
         }
     }
+}
+
+/// Where the SunSpec Modbus TCP export listens.
+public struct ExportSettings: Sendable, Equatable {
+    /// Dotted IPv4 address.
+    public var host: String
+    /// TCP port.
+    public var port: Int
+    /// Most clients served at once.
+    public var maxConnections: Int
 }
 
 /// A configuration mistake: file, line, key path and what is wrong. Exit status 78.
@@ -97,13 +121,13 @@ private struct ConfigReader {
         ConfigError(file: file, line: node?.mark?.line, path: path, message: message)
     }
 
-    func mapping(_ node: Node, _ path: String, allowed: Set<String>) throws(ConfigError) -> [String: Node] {
+    func mapping(_ node: Node, _ path: String, allowed: Set<String>?) throws(ConfigError) -> [String: Node] {
         guard let mapping = node.mapping else { throw fail(node, path, "expected a mapping") }
         var out: [String: Node] = [:]
         for (key, value) in mapping {
             guard let name = key.string else { throw fail(key, path, "keys must be strings") }
             let here = path.isEmpty ? name : "\(path).\(name)"
-            guard allowed.contains(name) else {
+            if let allowed, !allowed.contains(name) {
                 throw fail(key, here, "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
             }
             guard out[name] == nil else { throw fail(key, here, "given twice") }
@@ -130,7 +154,7 @@ private struct ConfigReader {
     }
 
     mutating func config(_ root: Node) throws(ConfigError) -> GatewayConfig {
-        let top = try mapping(root, "", allowed: ["socket", "devices"])
+        let top = try mapping(root, "", allowed: ["socket", "devices", "export"])
         var config = GatewayConfig()
         if let socket = top["socket"] {
             let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer"])
@@ -148,19 +172,38 @@ private struct ConfigReader {
                 config.bufferLimit = bytes
             }
         }
+        if let export = top["export"] {
+            let e = try mapping(export, "export", allowed: ["modbus_tcp"])
+            guard let tcp = e["modbus_tcp"] else { throw fail(export, "export.modbus_tcp", "missing") }
+            let t = try mapping(tcp, "export.modbus_tcp", allowed: ["listen", "max_connections"])
+            guard let listen = t["listen"] else { throw fail(tcp, "export.modbus_tcp.listen", "missing (\"0.0.0.0:1502\")") }
+            let text = try string(listen, "export.modbus_tcp.listen")
+            guard case .tcp(let host, let port)? = Endpoint.parseTCP(text), host.split(separator: ".").count == 4, host.split(separator: ".").allSatisfy({ UInt8($0) != nil }) else {
+                throw fail(listen, "export.modbus_tcp.listen", "'\(text)' is not IPV4-ADDRESS:PORT")
+            }
+            var settings = ExportSettings(host: host, port: port, maxConnections: 32)
+            if let max = t["max_connections"] { settings.maxConnections = try integer(max, "export.modbus_tcp.max_connections", 1...900) }
+            config.export = settings
+        }
         guard let devicesNode = top["devices"] else { throw fail(root, "devices", "missing: at least one device is needed") }
         guard let list = devicesNode.sequence, !list.isEmpty else { throw fail(devicesNode, "devices", "expected a list of at least one device") }
         var names = Set<String>()
         for (i, node) in list.enumerated() {
             let device = try self.device(node, "devices[\(i)]")
             guard names.insert(device.name).inserted else { throw fail(node, "devices[\(i)].name", "'\(device.name)' is used by another device") }
+            if let unit = device.exportUnit, config.devices.contains(where: { $0.exportUnit == unit }) {
+                throw fail(node, "devices[\(i)].export_unit", "\(unit) is used by another device")
+            }
             config.devices.append(device)
         }
         return config
     }
 
     func device(_ node: Node, _ path: String) throws(ConfigError) -> DeviceConfig {
-        let d = try mapping(node, path, allowed: ["name", "tcp", "rtu", "unit", "interval", "timeout", "base", "max_registers", "models", "registers"])
+        let d = try mapping(node, path, allowed: [
+            "name", "tcp", "rtu", "unit", "interval", "timeout", "base", "max_registers", "models", "registers", "profile", "quirks",
+            "export_unit",
+        ])
         guard let nameNode = d["name"] else { throw fail(node, "\(path).name", "missing") }
         let name = try string(nameNode, "\(path).name")
         let endpoint: Endpoint
@@ -194,12 +237,69 @@ private struct ConfigReader {
             for (k, m) in list.enumerated() { ids.insert(try integer(m, "\(path).models[\(k)]", 1...65534)) }
             device.models = ids
         }
+        if let unit = d["export_unit"] { device.exportUnit = try integer(unit, "\(path).export_unit", 1...247) }
+        if let profile = d["profile"] {
+            let given = try string(profile, "\(path).profile")
+            let folder = (file as NSString).deletingLastPathComponent
+            let beside = given.hasPrefix("/") ? given : (folder as NSString).appendingPathComponent(given)
+            let chosen = FileManager.default.fileExists(atPath: beside) ? beside : given
+            guard FileManager.default.fileExists(atPath: chosen) else { throw fail(profile, "\(path).profile", "no profile file '\(given)'") }
+            do {
+                let loaded = try Profile.load(path: chosen)
+                device.profile = loaded
+                if d["unit"] == nil { device.unit = loaded.defaults.unit }
+            } catch {
+                throw ConfigError(file: error.file, line: error.line, path: error.path, message: error.message)
+            }
+        }
+        if let quirks = d["quirks"] { device.quirks = try self.quirks(quirks, "\(path).quirks") }
         if let registers = d["registers"] {
             let text = try string(registers, "\(path).registers")
             guard let kind = RegisterKind(rawValue: text) else { throw fail(registers, "\(path).registers", "'\(text)' is not holding or input") }
             device.registers = kind
         }
         return device
+    }
+
+    func quirks(_ node: Node, _ path: String) throws(ConfigError) -> Quirks {
+        let q = try mapping(node, path, allowed: [
+            "base", "unit_offset", "signed_accumulators", "power_factor_percent", "scale_factors", "read_only", "blocks", "no_end_marker",
+        ])
+        var quirks = Quirks()
+        func flag(_ key: String) throws(ConfigError) -> Bool {
+            guard let n = q[key] else { return false }
+            guard let text = n.scalar?.string, text == "true" || text == "false" else { throw fail(n, "\(path).\(key)", "expected true or false") }
+            return text == "true"
+        }
+        if let base = q["base"] { quirks.base = try integer(base, "\(path).base", 0...65533) }
+        if let offset = q["unit_offset"] { quirks.unitOffset = try integer(offset, "\(path).unit_offset", -247...247) }
+        quirks.signedAccumulators = try flag("signed_accumulators")
+        quirks.powerFactorPercent = try flag("power_factor_percent")
+        quirks.noEndMarker = try flag("no_end_marker")
+        if let sfs = q["scale_factors"] {
+            let m = try mapping(sfs, "\(path).scale_factors", allowed: nil)
+            for (key, value) in m {
+                let parts = key.split(separator: ".")
+                guard parts.count == 2, Int(parts[0]) != nil else {
+                    throw fail(value, "\(path).scale_factors.\(key)", "expected MODEL.SF_POINT (103.W_SF)")
+                }
+                quirks.scaleFactors[key] = try integer(value, "\(path).scale_factors.\(key)", -10...10)
+            }
+        }
+        if let list = q["read_only"] {
+            guard let items = list.sequence else { throw fail(list, "\(path).read_only", "expected a list of MODEL.POINT") }
+            for (i, item) in items.enumerated() { quirks.readOnly.append(try string(item, "\(path).read_only[\(i)]")) }
+        }
+        if let list = q["blocks"] {
+            guard let items = list.sequence else { throw fail(list, "\(path).blocks", "expected a list of [start, count]") }
+            for (i, item) in items.enumerated() {
+                guard let pair = item.sequence, pair.count == 2 else { throw fail(item, "\(path).blocks[\(i)]", "expected [start, count]") }
+                let start = try integer(pair[0], "\(path).blocks[\(i)][0]", 0...65535)
+                let count = try integer(pair[1], "\(path).blocks[\(i)][1]", 1...125)
+                quirks.blocks.append(start..<(start + count))
+            }
+        }
+        return quirks
     }
 
     func serial(_ node: Node, _ path: String) throws(ConfigError) -> SerialSettings {

@@ -6,6 +6,9 @@ import Synchronization
 public protocol Subscriber: AnyObject, Sendable {
     /// Queues one record (or a batch of lines) for the subscriber; never blocks.
     func send(_ buffer: ByteBuffer)
+    /// Queues the snapshot a new subscriber starts with: always delivered, whatever its size (the
+    /// queue limit is for a backlog building up after it).
+    func sendSnapshot(_ buffer: ByteBuffer)
     /// Writes what is queued, then ends the subscription (shutdown).
     func finish()
 }
@@ -58,7 +61,7 @@ public final class Hub: Sendable {
             for device in s.devices {
                 for (_, var r) in (s.readings[device] ?? [:]).sorted(by: { $0.key < $1.key }) { snapshot.writeBuffer(&r) }
             }
-            subscriber.send(snapshot)
+            subscriber.sendSnapshot(snapshot)
             s.subscribers[ObjectIdentifier(subscriber)] = subscriber
         }
     }

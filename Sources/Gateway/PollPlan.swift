@@ -65,6 +65,12 @@ public struct PollPlan: Sendable, Equatable {
         self.requests = requests
     }
 
+    /// A plan of fixed requests (a device that must be read in given blocks).
+    public init(fixed: [Range<Int>], maxRegisters: Int) {
+        self.maxRegisters = maxRegisters
+        self.requests = fixed.map { Request(start: $0.lowerBound, count: $0.count) }
+    }
+
     /// Registers read per poll.
     public var registerCount: Int { requests.reduce(0) { $0 + $1.count } }
 }

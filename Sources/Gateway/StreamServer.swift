@@ -109,11 +109,19 @@ final class SubscriberConnection: Subscriber, @unchecked Sendable {
     }
 
     func send(_ buffer: ByteBuffer) {
-        channel.eventLoop.execute { self.write(buffer) }
+        channel.eventLoop.execute { self.write(buffer, counted: true) }
     }
 
-    private func write(_ buffer: ByteBuffer) {
+    func sendSnapshot(_ buffer: ByteBuffer) {
+        channel.eventLoop.execute { self.write(buffer, counted: false) }
+    }
+
+    private func write(_ buffer: ByteBuffer, counted: Bool) {
         guard !closed else { return }
+        guard counted else {
+            channel.writeAndFlush(buffer, promise: nil)
+            return
+        }
         let size = buffer.readableBytes
         if pending + size > limit {
             closed = true

@@ -8,7 +8,8 @@ import Synchronization
 /// several units behind one TCP gateway, or on one serial line, share it safely. The link opens
 /// itself on first use and after a lost connection; libmodbus's own error recovery stays off
 /// (MODBUS_ERROR_RECOVERY_LINK can hang forever against a dead server); after a timeout or a bad
-/// frame the input is flushed, so a late answer cannot be taken for the next one.
+/// frame a TCP connection is reopened (a serial line flushed), so a late answer cannot be taken for
+/// the next one.
 public final class ModbusLink: @unchecked Sendable {
     /// Where the link goes.
     public let endpoint: Endpoint
@@ -94,8 +95,15 @@ public final class ModbusLink: @unchecked Sendable {
             : ModbusError(.badResponse("\(rc) registers instead of \(count)"), operation: operation, unit: unit, address: address)
         switch error.kind {
         case .timeout, .badResponse:
-            // A late or garbled answer would desynchronize the next transaction.
-            modbus_flush(ctx)
+            // A late answer would be taken for the next transaction's (libmodbus 3.1.6 then reports
+            // bad data forever, one answer behind). On TCP the connection is dropped and reopened by
+            // the next request; on a serial line the late frame is let in, then flushed.
+            if case .tcp = endpoint {
+                closeContext()
+            } else {
+                usleep(50_000)
+                modbus_flush(ctx)
+            }
         case .connectionLost, .system:
             closeContext()
         default:

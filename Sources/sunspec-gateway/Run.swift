@@ -51,9 +51,14 @@ func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any 
     let stream = StreamServer(path: settings.socketPath, mode: settings.socketMode, bufferLimit: settings.bufferLimit, hub: hub, logger: logger) {
         mirrorCopy?.start()
     }
-    let engine = Engine(devices: settings.devices, hub: hub, logger: logger)
-    // Services stop in reverse order: the engine first, then the stream (subscribers get their last lines).
-    let group = ServiceGroup(services: extra + [stream, engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    let exportStore = settings.export.map { _ in ExportStore(units: settings.devices.compactMap(\.exportUnit)) }
+    let engine = Engine(devices: settings.devices, hub: hub, export: exportStore, logger: logger)
+    var services: [any Service] = extra + [stream]
+    if let export = settings.export, let exportStore {
+        services.append(ExportService(host: export.host, port: export.port, maxConnections: export.maxConnections, store: exportStore, logger: logger))
+    }
+    // Services stop in reverse order: the engine first, then the export and the stream (subscribers get their last lines).
+    let group = ServiceGroup(services: services + [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     let timer = duration.map { d in
         Task {
             try await Task.sleep(for: d)

@@ -59,6 +59,13 @@ public struct DecodedModel: Sendable {
         return stored[values.first + i].resolved(registers)
     }
 
+    /// The same model with more messages in its errors.
+    public func adding(errors more: [String]) -> DecodedModel {
+        guard !more.isEmpty else { return self }
+        return DecodedModel(
+            id: id, definition: definition, length: length, values: values, stored: stored, registers: registers, raw: raw, errors: errors + more)
+    }
+
     /// The same model without its values (what a meta record needs: id, definition, length).
     public func withoutValues() -> DecodedModel {
         DecodedModel(id: id, definition: definition, length: length, values: nil, stored: [], registers: [], raw: nil, errors: [])

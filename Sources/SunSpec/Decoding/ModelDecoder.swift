@@ -125,12 +125,12 @@ struct ModelDecoding {
         let raw = PointDecoding.stored(slot.type, registers, at, slot.size)
         switch slot.scale {
         case .none:
-            return raw
+            return slot.adjust == 0 ? raw : Self.scale(raw, slot.adjust)
         case .constant(let n):
-            return Self.scale(raw, n)
+            return Self.scale(raw, n + slot.adjust)
         case .point(let levelsUp, let offset):
             guard let e = scaleFactor(levelsUp: levelsUp, offset: offset) else { return .null }
-            return Self.scale(raw, e)
+            return Self.scale(raw, e + slot.adjust)
         case .unresolved:
             return .null
         }

@@ -76,7 +76,9 @@ public struct GroupDefinition: Sendable {
             case .point(_, let ref?)?: .point(levelsUp: ref.levelsUp, offset: ref.offset)
             case .point(_, nil)?: .unresolved
             }
-            return PointSlot(type: points[i].type, size: points[i].size, offset: offsets[i], isPublished: points[i].isPublished, scale: scale)
+            return PointSlot(
+                type: points[i].type, size: points[i].size, offset: offsets[i], isPublished: points[i].isPublished, scale: scale,
+                adjust: points[i].exponentAdjust)
         }
         self.pointKeys = points.map(\.jsonKey)
     }
@@ -111,6 +113,8 @@ public struct PointSlot: Sendable {
     public let isPublished: Bool
     /// The scale factor.
     public internal(set) var scale: Scale
+    /// A power of ten applied on top of it (device quirks).
+    public let adjust: Int
 }
 
 /// The repeat count of a group, as the definition gives it.
@@ -163,6 +167,8 @@ public struct PointDefinition: Sendable {
     public let isStatic: Bool
     /// `"name":` as UTF-8, ready to write into a JSON object.
     public let jsonKey: [UInt8]
+    /// A power of ten applied on top of the scale factor (a device quirk: percent for a ratio).
+    public let exponentAdjust: Int
     /// A fixed value the definition gives (the model ID point's own id, for example).
     public let value: DefinitionValue?
     /// Enum and bitfield symbols: names by value.
@@ -174,8 +180,9 @@ public struct PointDefinition: Sendable {
     public init(
         name: String, type: PointType, size: Int, scaleFactor: ScaleFactor? = nil, units: String? = nil,
         access: Access = .read, mandatory: Bool = false, isStatic: Bool = false, value: DefinitionValue? = nil,
-        symbols: [Symbol] = [], label: String? = nil
+        symbols: [Symbol] = [], label: String? = nil, exponentAdjust: Int = 0
     ) {
+        self.exponentAdjust = exponentAdjust
         self.name = name
         self.type = type
         self.size = size

@@ -1,0 +1,133 @@
+import Captures
+import Foundation
+import Logging
+import Modbus
+import Profiles
+import SunSpec
+
+/// Polls a device through a vendor profile: reads the profile's registers, maps them onto a SunSpec
+/// map, and publishes that map's readings (marked `"source":"profile:NAME"`) like a SunSpec device's.
+public struct ProfilePoller: Sendable {
+    let config: DeviceConfig
+    let profile: Profile
+    let reader: any RegisterReader
+    let hub: Hub
+    let export: ExportStore?
+    let logger: Logger
+
+    /// Creates a poller.
+    public init(config: DeviceConfig, profile: Profile, reader: any RegisterReader, hub: Hub, export: ExportStore?, logger: Logger) {
+        self.config = config
+        self.profile = profile
+        self.reader = reader
+        self.hub = hub
+        self.export = export
+        var logger = logger
+        logger[metadataKey: "device"] = "\(config.name)"
+        self.logger = logger
+    }
+
+    /// The reads one poll makes: the profile's fixed blocks, or its registers merged.
+    public static func plan(_ profile: Profile, maxRegisters: Int) -> [ReadBlock] {
+        if !profile.defaults.blocks.isEmpty { return profile.defaults.blocks }
+        let limit = min(maxRegisters, profile.defaults.maxRegisters)
+        var ranges: [(VendorFunction, Range<Int>)] = []
+        func add(_ source: PointSource) {
+            switch source {
+            case .register(let r): ranges.append((r.function, r.registers))
+            case .bits(let list): for b in list { ranges.append((b.function, b.registers)) }
+            default: break
+            }
+        }
+        for model in profile.models {
+            model.points.values.forEach(add)
+            for instances in model.groups.values { for sources in instances { sources.values.forEach(add) } }
+        }
+        var blocks: [ReadBlock] = []
+        for function in [VendorFunction.holding, .input] {
+            let sorted = ranges.filter { $0.0 == function }.map(\.1).sorted { $0.lowerBound < $1.lowerBound }
+            var current: Range<Int>?
+            for r in sorted {
+                if let c = current, r.lowerBound <= c.upperBound + profile.defaults.maxGap, max(c.upperBound, r.upperBound) - c.lowerBound <= limit {
+                    current = c.lowerBound..<max(c.upperBound, r.upperBound)
+                } else {
+                    if let c = current { blocks.append(ReadBlock(start: c.lowerBound, count: c.count, function: function)) }
+                    current = r
+                }
+            }
+            if let c = current { blocks.append(ReadBlock(start: c.lowerBound, count: c.count, function: function)) }
+        }
+        return blocks
+    }
+
+    /// Polls until the task is cancelled.
+    public func run() async {
+        let plan = Self.plan(profile, maxRegisters: config.maxRegisters)
+        let mapper = ProfileMapper(profile: profile)
+        let source = "profile:\(profile.name)"
+        var backoff = Backoff()
+        var published = false
+        var next = ContinuousClock.now
+        while !Task.isCancelled {
+            var registers = VendorRegisters()
+            var failure: ModbusError?
+            for block in plan {
+                do {
+                    let values = try await reader.read(
+                        unit: config.unit, address: block.start, count: block.count, kind: block.function == .holding ? .holding : .input,
+                        timeout: config.timeout)
+                    let b = RegisterImage.Block(start: block.start, registers: values)
+                    if block.function == .holding { registers.holding.insert(b) } else { registers.input.insert(b) }
+                } catch {
+                    failure = error
+                    break
+                }
+            }
+            if Task.isCancelled { return }
+            if let failure {
+                published = false
+                setStatus(.offline, error: "\(failure)")
+                if let unit = config.exportUnit { export?.setOffline(unit: unit) }
+                logger.warning("device offline", metadata: ["error": "\(failure)"])
+                try? await Task.sleep(for: backoff.next())
+                next = .now
+                continue
+            }
+            backoff.reset()
+            let ts = Timestamp.format(Date())
+            let mapped = mapper.map(registers)
+            if let unit = config.exportUnit { export?.update(unit: unit, image: mapped.image) }
+            if let device = try? DeviceDecoder.decode(mapped.image, base: ProfileMapper.base) {
+                if !published {
+                    hub.reset(device: config.name)
+                    setStatus(.discovering)
+                }
+                var records: [(address: Int, bytes: [UInt8])] = []
+                var buffer = JSONBuffer(capacity: 1 << 14)
+                for instance in device.models where !published || instance.model.id != 1 {
+                    let extra = mapped.errors[instance.address] ?? []
+                    let withErrors = ModelInstance(address: instance.address, index: instance.index, model: instance.model.adding(errors: extra))
+                    buffer.removeAll()
+                    ReadingRecord.append(withErrors, device: config.name, timestamp: ts, source: source, to: &buffer)
+                    if published {
+                        records.append((instance.address, buffer.bytes))
+                    } else {
+                        hub.publish(device: config.name, instance: withErrors, reading: buffer.bytes)
+                    }
+                }
+                hub.publish(device: config.name, readings: records)
+                if !published {
+                    setStatus(.online, models: device.models.map(\.model.id))
+                    published = true
+                }
+            }
+            next += config.interval
+            if next < .now { next = .now }
+            do { try await Task.sleep(until: next) } catch { return }
+        }
+    }
+
+    func setStatus(_ state: DeviceState, error: String? = nil, models: [Int] = []) {
+        hub.publish(status: DeviceStatus(device: config.name, state: state, error: error, models: models, timestamp: Timestamp.format(Date())))
+    }
+}
