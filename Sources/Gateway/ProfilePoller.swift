@@ -97,7 +97,7 @@ public struct ProfilePoller: Sendable {
             let ts = Timestamp.format(Date())
             let mapped = mapper.map(registers)
             if let unit = config.exportUnit { export?.update(unit: unit, image: mapped.image) }
-            if let device = try? DeviceDecoder.decode(mapped.image, base: ProfileMapper.base) {
+            if let device = (try? DeviceDecoder.decode(mapped.image, base: ProfileMapper.base))?.adding(errors: mapped.errors) {
                 if !published {
                     hub.reset(device: config.name)
                     setStatus(.discovering)
@@ -105,14 +105,12 @@ public struct ProfilePoller: Sendable {
                 var records: [(address: Int, bytes: [UInt8])] = []
                 var buffer = JSONBuffer(capacity: 1 << 14)
                 for instance in device.models where !published || instance.model.id != 1 {
-                    let extra = mapped.errors[instance.address] ?? []
-                    let withErrors = ModelInstance(address: instance.address, index: instance.index, model: instance.model.adding(errors: extra))
                     buffer.removeAll()
-                    ReadingRecord.append(withErrors, device: config.name, timestamp: ts, source: source, to: &buffer)
+                    ReadingRecord.append(instance, device: config.name, timestamp: ts, source: source, to: &buffer)
                     if published {
                         records.append((instance.address, buffer.bytes))
                     } else {
-                        hub.publish(device: config.name, instance: withErrors, reading: buffer.bytes)
+                        hub.publish(device: config.name, instance: instance, reading: buffer.bytes)
                     }
                 }
                 hub.publish(device: config.name, readings: records)

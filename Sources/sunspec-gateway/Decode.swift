@@ -1,6 +1,7 @@
 import ArgumentParser
 import Captures
 import Foundation
+import Profiles
 import SunSpec
 
 /// `sunspec-gateway decode FILE...`: decodes captured register maps into reading records (NDJSON).
@@ -37,6 +38,9 @@ struct Decode: ParsableCommand {
     @Option(name: .customLong("models"), help: "Folder of SunSpec JSON model files that add to or override the built-in ones.")
     var modelsDirectory: String?
 
+    @Option(help: "A vendor profile: the captures are the vendor's registers, mapped onto SunSpec models.")
+    var profile: String?
+
     func validate() throws {
         if let base, !(0...65533).contains(base) {
             throw ValidationError("--base \(base) is outside 0...65533")
@@ -49,6 +53,7 @@ struct Decode: ParsableCommand {
         var status: ExitCode = .success
         var metaWritten = Set<String>()
         let options = CaptureOptions(format: format, zeroBased: zeroBased, catalog: catalog)
+        let mapper = try profile.map { ProfileMapper(profile: try loadProfile($0)) }
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
                 let exists = FileManager.default.fileExists(atPath: file)
@@ -61,14 +66,24 @@ struct Decode: ParsableCommand {
                 var buffer = JSONBuffer(capacity: 1 << 15)
                 let name = device ?? capture.device ?? fallbackName
                 do {
-                    let decoded = try DeviceDecoder.decode(capture.sunspecImage, base: base ?? capture.base, catalog: catalog)
+                    var source: String?
+                    var decoded: DecodedDevice
+                    if let mapper {
+                        // The capture holds a vendor's registers: decode the SunSpec map the profile makes of them.
+                        let mapped = mapper.map(VendorRegisters(holding: capture.image, input: capture.inputImage))
+                        decoded = try DeviceDecoder.decode(mapped.image, base: ProfileMapper.base)
+                        decoded = decoded.adding(errors: mapped.errors)
+                        source = "profile:\(mapper.profile.name)"
+                    } else {
+                        decoded = try DeviceDecoder.decode(capture.sunspecImage, base: base ?? capture.base, catalog: catalog)
+                    }
                     if meta {
                         for instance in decoded.models where metaWritten.insert("\(name)/\(instance.address)/\(instance.model.id)").inserted {
                             MetaRecord.append(instance, device: name, to: &buffer)
                         }
                     }
                     for instance in decoded.models {
-                        ReadingRecord.append(instance, device: name, timestamp: capture.captured, to: &buffer)
+                        ReadingRecord.append(instance, device: name, timestamp: capture.captured, source: source, to: &buffer)
                     }
                     if let chainError = decoded.chainError {
                         printError("\(capture.location): warning: \(chainError)")

@@ -23,6 +23,15 @@ public struct DecodedDevice: Sendable {
     public let models: [ModelInstance]
     /// Why the walk stopped early, if it did (what was decoded before is kept).
     public let chainError: String?
+
+    /// The same device with more messages on some models, by the address of their ID register.
+    public func adding(errors: [Int: [String]]) -> DecodedDevice {
+        guard !errors.isEmpty else { return self }
+        let models = models.map { m in
+            ModelInstance(address: m.address, index: m.index, model: m.model.adding(errors: errors[m.address] ?? []))
+        }
+        return DecodedDevice(base: base, models: models, chainError: chainError)
+    }
 }
 
 /// Why no SunSpec map could be found at all.
