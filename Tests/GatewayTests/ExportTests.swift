@@ -1,0 +1,46 @@
+import Foundation
+import Gateway
+import Logging
+import Modbus
+import ServiceLifecycle
+import SunSpec
+import Testing
+
+@Suite("The SunSpec Modbus TCP export", .serialized)
+struct ExportTests {
+    @Test("a SunSpec device is re-served at 40000 with the same values; offline answers 0x0B; writes get exception 1")
+    func export() async throws {
+        let legacy = CaptureDevices([1: try fixtureImage("legacy-storage.json")])
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = ExportStore(units: [1, 2])
+        let config = DeviceConfig(name: "legacy", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(100), exportUnit: 1)
+        let hub = Hub(devices: ["legacy"])
+        let engine = Engine(devices: [config], readers: ["legacy": InProcessReader(legacy)], hub: hub, export: store, logger: logger)
+        let server = ModbusTCPServer(port: 0, source: store)
+        let port = try server.start()
+        defer { server.stop() }
+        let group = ServiceGroup(services: [engine], logger: logger)
+        let task = Task { try await group.run() }
+        try await Task.sleep(for: .milliseconds(500))
+        let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))
+        let map = try await Discovery(reader: link, unit: 1).run()
+        #expect(map.base == 40000)
+        #expect(map.models.map(\.id) == [1, 103, 120, 121, 122, 123, 124])
+        let exported = try DeviceDecoder.decode(map.image)
+        let original = try DeviceDecoder.decode(try fixtureImage("legacy-storage.json"))
+        #expect(exported.models.map(\.model.points) == original.models.map(\.model.points))
+        // Input registers read the same map.
+        #expect(try await link.read(unit: 1, address: 40000, count: 2, kind: .input) == [0x5375, 0x6E53])
+        // Unit 2 is configured but has no device online: 0x0B.
+        let offline = await #expect(throws: ModbusError.self) { try await link.read(unit: 2, address: 40000, count: 2) }
+        #expect(offline?.kind == .exception(0x0B))
+        // The device goes away: its export unit answers 0x0B too.
+        legacy.update(unit: 1) { $0 = RegisterImage() }
+        try await Task.sleep(for: .milliseconds(700))
+        let gone = await #expect(throws: ModbusError.self) { try await link.read(unit: 1, address: 40000, count: 2) }
+        #expect(gone?.kind == .exception(0x0B))
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
