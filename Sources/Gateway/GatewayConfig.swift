@@ -94,6 +94,13 @@ public struct ExportSettings: Sendable, Equatable {
     public var port: Int
     /// Most clients served at once.
     public var maxConnections: Int
+
+    /// Creates settings.
+    public init(host: String, port: Int, maxConnections: Int = 32) {
+        self.host = host
+        self.port = port
+        self.maxConnections = maxConnections
+    }
 }
 
 /// A configuration mistake: file, line, key path and what is wrong. Exit status 78.

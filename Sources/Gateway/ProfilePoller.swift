@@ -27,42 +27,9 @@ public struct ProfilePoller: Sendable {
         self.logger = logger
     }
 
-    /// The reads one poll makes: the profile's fixed blocks, or its registers merged.
-    public static func plan(_ profile: Profile, maxRegisters: Int) -> [ReadBlock] {
-        if !profile.defaults.blocks.isEmpty { return profile.defaults.blocks }
-        let limit = min(maxRegisters, profile.defaults.maxRegisters)
-        var ranges: [(VendorFunction, Range<Int>)] = []
-        func add(_ source: PointSource) {
-            switch source {
-            case .register(let r): ranges.append((r.function, r.registers))
-            case .bits(let list): for b in list { ranges.append((b.function, b.registers)) }
-            default: break
-            }
-        }
-        for model in profile.models {
-            model.points.values.forEach(add)
-            for instances in model.groups.values { for sources in instances { sources.values.forEach(add) } }
-        }
-        var blocks: [ReadBlock] = []
-        for function in [VendorFunction.holding, .input] {
-            let sorted = ranges.filter { $0.0 == function }.map(\.1).sorted { $0.lowerBound < $1.lowerBound }
-            var current: Range<Int>?
-            for r in sorted {
-                if let c = current, r.lowerBound <= c.upperBound + profile.defaults.maxGap, max(c.upperBound, r.upperBound) - c.lowerBound <= limit {
-                    current = c.lowerBound..<max(c.upperBound, r.upperBound)
-                } else {
-                    if let c = current { blocks.append(ReadBlock(start: c.lowerBound, count: c.count, function: function)) }
-                    current = r
-                }
-            }
-            if let c = current { blocks.append(ReadBlock(start: c.lowerBound, count: c.count, function: function)) }
-        }
-        return blocks
-    }
-
     /// Polls until the task is cancelled.
     public func run() async {
-        let plan = Self.plan(profile, maxRegisters: config.maxRegisters)
+        let plan = profile.readPlan(maxRegisters: config.maxRegisters)
         let mapper = ProfileMapper(profile: profile)
         let source = "profile:\(profile.name)"
         var backoff = Backoff()

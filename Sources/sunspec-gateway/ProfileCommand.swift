@@ -20,7 +20,7 @@ struct ProfileCommand: ParsableCommand {
 
         func run() throws {
             let profile = try loadProfile(file)
-            let plan = ProfilePoller.plan(profile, maxRegisters: profile.defaults.maxRegisters)
+            let plan = profile.readPlan()
             let points = profile.models.reduce(0) { $0 + $1.points.count + $1.groups.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } } }
             print("\(file): ok: profile \(profile.name) (\(profile.vendor) \(profile.product)): models \(profile.models.map { String($0.definition.id) }.joined(separator: ", ")), \(points) points, \(plan.count) reads per poll")
         }
@@ -38,7 +38,7 @@ struct ProfileCommand: ParsableCommand {
             print("source: \(profile.source)")
             print("unit \(profile.defaults.unit), \(profile.defaults.function.rawValue) registers, words \(profile.defaults.wordOrder.rawValue)")
             print("read plan:")
-            for block in ProfilePoller.plan(profile, maxRegisters: profile.defaults.maxRegisters) {
+            for block in profile.readPlan() {
                 print("  function \(block.function.code)  \(block.start)...\(block.start + block.count - 1)  (\(block.count) registers)")
             }
             for model in profile.models {
