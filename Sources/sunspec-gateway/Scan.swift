@@ -3,6 +3,7 @@ import Captures
 import Foundation
 import Gateway
 import Modbus
+import Profiles
 import SunSpec
 
 /// `sunspec-gateway scan`: finds a device's SunSpec models; prints them, reads them, or dumps the map.
@@ -44,7 +45,14 @@ struct Scan: AsyncParsableCommand {
     @Option(help: "Device name for readings and the dump (default: the endpoint).")
     var device: String?
 
+    @Option(help: "A vendor profile: read the device's own registers and map them onto SunSpec (the unit defaults to the profile's).")
+    var profile: String?
+
     func run() async throws {
+        if let profile {
+            try await scanProfile(try loadProfile(profile))
+            return
+        }
         let modbus = ModbusLink(endpoint: link.endpoint, timeout: timeout)
         let kind: RegisterKind = input ? .input : .holding
         let map: DiscoveredMap
@@ -79,6 +87,47 @@ struct Scan: AsyncParsableCommand {
             print(String(decoding: buffer.bytes, as: UTF8.self), terminator: "")
         }
     }
+
+    /// Reads a vendor device through a profile: the profile's read plan, mapped onto SunSpec.
+    private func scanProfile(_ profile: Profile) async throws {
+        let modbus = ModbusLink(endpoint: link.endpoint, timeout: timeout)
+        let unitID = unitGiven ? unit : profile.defaults.unit
+        var registers = VendorRegisters()
+        for block in profile.readPlan(maxRegisters: maxRegisters) {
+            do {
+                let values = try await modbus.read(unit: unitID, address: block.start, count: block.count, kind: block.function == .holding ? .holding : .input)
+                let b = RegisterImage.Block(start: block.start, registers: values)
+                if block.function == .holding { registers.holding.insert(b) } else { registers.input.insert(b) }
+            } catch {
+                printError("\(link.endpoint): \(error)")
+                throw ExitCode(69)
+            }
+        }
+        let name = device ?? "\(link.endpoint)#\(unitID)"
+        let captured = Timestamp.format(Date())
+        if let dump {
+            let capture = Capture(device: name, unit: unitID, captured: captured, image: registers.holding, inputImage: registers.input, location: dump)
+            do {
+                try (CaptureJSON.encode(capture) + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
+            } catch {
+                printError("\(dump): \(error.localizedDescription)")
+                throw ExitCode(73)
+            }
+        }
+        let mapped = ProfileMapper(profile: profile).map(registers)
+        let decoded = try DeviceDecoder.decode(mapped.image, base: ProfileMapper.base).adding(errors: mapped.errors)
+        print("unit \(unitID) at \(link.endpoint) through profile \(profile.name): models \(decoded.models.map { String($0.model.id) }.joined(separator: ", "))")
+        if read || json {
+            var buffer = JSONBuffer()
+            for instance in decoded.models {
+                ReadingRecord.append(instance, device: name, timestamp: captured, source: "profile:\(profile.name)", to: &buffer)
+            }
+            print(String(decoding: buffer.bytes, as: UTF8.self), terminator: "")
+        }
+    }
+
+    /// Whether --unit was given (a profile's unit applies otherwise).
+    private var unitGiven: Bool { CommandLine.arguments.contains("--unit") }
 
     /// The registers of the SunSpec map only (the marker through the end marker).
     private func mapOnly(_ map: DiscoveredMap) -> RegisterImage {

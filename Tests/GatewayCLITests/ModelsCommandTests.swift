@@ -57,3 +57,38 @@ struct ModelsCommandTests {
         #expect(decoded.lines.count == 7)
     }
 }
+
+@Suite("sunspec-gateway profile and decode --profile")
+struct ProfileCommandTests {
+    @Test("profile check accepts the shipped profiles and names a mistake with file, line and key (78)")
+    func check() async throws {
+        let ok = try await CLI.run(["profile", "check", "Profiles/sungrow-sh.yaml"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout.hasPrefix("Profiles/sungrow-sh.yaml: ok: profile sungrow-sh"))
+        let dir = try CLI.temporaryDirectory()
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try "profile: x\nvendor: A\nproduct: B\nsource: C\nmodels:\n  802:\n    SoC: {address: 1, type: u16, scale: 0.1}\n".write(to: bad, atomically: true, encoding: .utf8)
+        let result = try await CLI.run(["profile", "check", bad.path])
+        #expect(result.status == 78)
+        #expect(result.stderr.hasPrefix("\(bad.path):7: models.802.AHRtg: missing mandatory point"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("profile show prints the read plan and the sources")
+    func show() async throws {
+        let result = try await CLI.run(["profile", "show", "Profiles/solaredge-storedge.yaml"])
+        #expect(result.status == 0)
+        #expect(result.lines.contains("  function 3  57600...57667  (68 registers)"))
+        #expect(result.lines.contains { $0.hasPrefix("  W ") && $0.contains("fc3 57716 f32 low_first inverted") })
+    }
+
+    @Test("decode --profile maps a vendor capture; readings carry the source")
+    func decode() async throws {
+        let result = try await CLI.run(["decode", "--profile", "Profiles/huawei-luna2000.yaml", "Fixtures/vendor/huawei-luna2000.json"])
+        #expect(result.status == 0)
+        #expect(result.lines.count == 6)
+        let battery = try object(try #require(result.lines.first { $0.contains("\"model\":802") }))
+        #expect(battery["source"] as? String == "profile:huawei-luna2000")
+        #expect((battery["values"] as? [String: Any])?["W"] as? Int == 2745)
+    }
+}
