@@ -2,6 +2,7 @@ import Captures
 import Foundation
 import Logging
 import Modbus
+import Profiles
 import ServiceLifecycle
 import SunSpec
 
@@ -9,21 +10,31 @@ import SunSpec
 /// loopback port, polled by the real engine through libmodbus, published on a socket in a temporary
 /// folder.
 public enum DemoSystem {
-    /// The simulated devices: the battery inverter as unit 1, the legacy storage inverter as unit 2.
+    /// The simulated devices: the battery inverter as unit 1, the legacy storage inverter as unit 2,
+    /// a Sungrow hybrid (its own register map, input registers) as unit 3.
     public static func devices() -> CaptureDevices {
         var images: [UInt8: RegisterImage] = [:]
-        for (unit, text) in [(UInt8(1), DemoCaptures.batteryInverter), (2, DemoCaptures.legacyStorage)] {
-            _ = CaptureReader.read(Array(text.utf8), name: "demo") { images[unit] = $0.image }
+        var inputs: [UInt8: RegisterImage] = [:]
+        for (unit, text) in [(UInt8(1), DemoCaptures.batteryInverter), (2, DemoCaptures.legacyStorage), (3, DemoCaptures.sungrow)] {
+            _ = CaptureReader.read(Array(text.utf8), name: "demo") {
+                images[unit] = $0.image
+                inputs[unit] = $0.inputImage
+            }
         }
-        return CaptureDevices(images)
+        return CaptureDevices(images, inputs: inputs)
     }
+
+    /// The Sungrow profile the demo embeds (Profiles/sungrow-sh.yaml).
+    public static var embeddedProfile: String { DemoCaptures.sungrowProfile }
 
     /// The configuration the demo polls: both units behind one TCP endpoint, sharing its connection.
     public static func config(port: Int, socketPath: String) -> GatewayConfig {
         let endpoint = Endpoint.tcp(host: "127.0.0.1", port: port)
+        let sungrow = try? Profile.parse(DemoCaptures.sungrowProfile, file: "Profiles/sungrow-sh.yaml")
         return GatewayConfig(socketPath: socketPath, devices: [
             DeviceConfig(name: "demo-bess", endpoint: endpoint, unit: 1, interval: .seconds(1), timeout: .milliseconds(500)),
             DeviceConfig(name: "demo-legacy", endpoint: endpoint, unit: 2, interval: .seconds(2), timeout: .milliseconds(500)),
+            DeviceConfig(name: "demo-sungrow", endpoint: endpoint, unit: 3, interval: .seconds(2), timeout: .milliseconds(500), profile: sungrow),
         ])
     }
 }

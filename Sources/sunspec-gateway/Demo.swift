@@ -8,7 +8,8 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Poll a simulated battery system through libmodbus and stream its readings (no files needed).",
         discussion: """
-            Starts a battery inverter (unit 1) and a legacy storage inverter (unit 2) on a loopback \
+            Starts a battery inverter (unit 1), a legacy storage inverter (unit 2) and a Sungrow hybrid \
+            read through its vendor profile (unit 3) on a loopback \
             Modbus TCP port, polls them with the real engine, publishes the stream on a socket in a \
             temporary folder (its path is printed; connect with e.g. `socat - UNIX-CONNECT:PATH`) and \
             mirrors it to standard output. Stop with Ctrl-C, or give --duration.
@@ -36,7 +37,7 @@ struct Demo: AsyncParsableCommand {
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let settings = DemoSystem.config(port: port, socketPath: folder.appendingPathComponent("readings.sock").path)
-        printError("simulated battery system on 127.0.0.1:\(port) (unit 1 battery inverter, unit 2 legacy storage)")
+        printError("simulated battery system on 127.0.0.1:\(port) (unit 1 battery inverter, unit 2 legacy storage, unit 3 Sungrow hybrid through Profiles/sungrow-sh.yaml)")
         printError("stream: \(settings.socketPath)   (try: socat - UNIX-CONNECT:\(settings.socketPath))")
         try await serve(settings, logger: makeLogger(level: logLevel), mirror: true, extra: [AnimationService(devices: devices)], duration: duration)
     }
