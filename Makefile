@@ -7,7 +7,7 @@ GATEWAY_RELEASE := .build/release/sunspec-gateway
 APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build release demo test unit interop deps venv bench fuzz models clean
+.PHONY: all build release demo test unit interop lint deps venv bench fuzz models clean
 
 all: build
 
@@ -41,8 +41,13 @@ demo: build
 ## Every test: Swift unit and CLI tests, then the interop suite against pysunspec2.
 test: deps venv
 	$(SWIFT) build
+	$(MAKE) lint
 	$(SWIFT) test
 	$(MAKE) interop
+
+## swift-format, as .swift-format says (generated files aside).
+lint:
+	$(SWIFT) format lint --strict $$(find Sources Tests -name '*.swift' ! -name BuiltinModels.swift ! -name DemoCaptures.swift)
 
 unit: deps
 	$(SWIFT) test

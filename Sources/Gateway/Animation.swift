@@ -14,7 +14,9 @@ public struct Animation: Sendable {
     }
 
     let targets: [Target]
-    static let measuredUnits: Set<String> = ["W", "VA", "var", "VAr", "A", "V", "Hz", "C", "%", "%WHRtg", "Pct", "WH", "Wh", "Ah", "AH", "PF"]
+    static let measuredUnits: Set<String> = [
+        "W", "VA", "var", "VAr", "A", "V", "Hz", "C", "%", "%WHRtg", "Pct", "WH", "Wh", "Ah", "AH", "PF",
+    ]
 
     /// The points of `image`'s SunSpec map that move.
     public init(image: RegisterImage, catalog: ModelCatalog = .builtin) {
@@ -32,7 +34,8 @@ public struct Animation: Sendable {
     }
 
     private static func collect(
-        _ group: GroupDefinition, _ values: GroupValues, _ model: DecodedModel, at base: Int, offset: inout Int, into targets: inout [Target]
+        _ group: GroupDefinition, _ values: GroupValues, _ model: DecodedModel, at base: Int, offset: inout Int,
+        into targets: inout [Target]
     ) {
         let start = offset
         for (i, point) in group.points.enumerated() {
@@ -89,5 +92,5 @@ public struct Animation: Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -31,11 +31,14 @@ public enum DemoSystem {
     public static func config(port: Int, socketPath: String) -> GatewayConfig {
         let endpoint = Endpoint.tcp(host: "127.0.0.1", port: port)
         let sungrow = try? Profile.parse(DemoCaptures.sungrowProfile, file: "Profiles/sungrow-sh.yaml")
-        return GatewayConfig(socketPath: socketPath, devices: [
-            DeviceConfig(name: "demo-bess", endpoint: endpoint, unit: 1, interval: .seconds(1), timeout: .milliseconds(500)),
-            DeviceConfig(name: "demo-legacy", endpoint: endpoint, unit: 2, interval: .seconds(2), timeout: .milliseconds(500)),
-            DeviceConfig(name: "demo-sungrow", endpoint: endpoint, unit: 3, interval: .seconds(2), timeout: .milliseconds(500), profile: sungrow),
-        ])
+        return GatewayConfig(
+            socketPath: socketPath,
+            devices: [
+                DeviceConfig(name: "demo-bess", endpoint: endpoint, unit: 1, interval: .seconds(1), timeout: .milliseconds(500)),
+                DeviceConfig(name: "demo-legacy", endpoint: endpoint, unit: 2, interval: .seconds(2), timeout: .milliseconds(500)),
+                DeviceConfig(
+                    name: "demo-sungrow", endpoint: endpoint, unit: 3, interval: .seconds(2), timeout: .milliseconds(500), profile: sungrow),
+            ])
     }
 }
 
@@ -58,7 +61,8 @@ public struct AnimationService: Service {
         let start = ContinuousClock.now
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let seconds = Double((ContinuousClock.now - start).components.seconds)
+                let seconds =
+                    Double((ContinuousClock.now - start).components.seconds)
                     + Double((ContinuousClock.now - start).components.attoseconds) / 1e18
                 for (unit, animation) in animations {
                     devices.update(unit: unit) { animation.apply(at: seconds, to: &$0) }

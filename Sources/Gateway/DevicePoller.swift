@@ -20,7 +20,10 @@ public struct DevicePoller: Sendable {
     let unit: Int
 
     /// Creates a poller; the device's quirks adjust the catalog, base and unit id.
-    public init(config: DeviceConfig, reader: any RegisterReader, hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil, logger: Logger) {
+    public init(
+        config: DeviceConfig, reader: any RegisterReader, hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil,
+        logger: Logger
+    ) {
         self.config = config
         self.reader = reader
         self.hub = hub
@@ -41,12 +44,15 @@ public struct DevicePoller: Sendable {
             hub.reset(device: config.name)
             let map: DiscoveredMap
             do {
-                map = try await Discovery(reader: reader, unit: unit, kind: config.registers, maxRegisters: maxRegisters, timeout: config.timeout)
-                    .run(base: config.base ?? config.quirks.base)
+                map = try await Discovery(
+                    reader: reader, unit: unit, kind: config.registers, maxRegisters: maxRegisters, timeout: config.timeout
+                )
+                .run(base: config.base ?? config.quirks.base)
             } catch {
                 if Task.isCancelled { break }
                 setStatus(.offline, error: error.message)
-                logger.warning("discovery failed", metadata: ["error": "\(error.message)", "retry": "\(DurationText.format(backoff.current))"])
+                logger.warning(
+                    "discovery failed", metadata: ["error": "\(error.message)", "retry": "\(DurationText.format(backoff.current))"])
                 try? await Task.sleep(for: backoff.next())
                 continue
             }
@@ -72,7 +78,8 @@ public struct DevicePoller: Sendable {
     }
 
     func setStatus(_ state: DeviceState, error: String? = nil, models: [Int] = []) {
-        hub.publish(status: DeviceStatus(device: config.name, state: state, error: error, models: models, timestamp: Timestamp.format(Date())))
+        hub.publish(
+            status: DeviceStatus(device: config.name, state: state, error: error, models: models, timestamp: Timestamp.format(Date())))
     }
 }
 
@@ -121,7 +128,9 @@ struct Session {
         }
         self.polled = polled
         let fixed = poller.config.quirks.blocks
-        self.plan = fixed.isEmpty ? PollPlan(spans: polled.map(\.0.span), maxRegisters: maxRegisters) : PollPlan(fixed: fixed, maxRegisters: maxRegisters)
+        self.plan =
+            fixed.isEmpty
+            ? PollPlan(spans: polled.map(\.0.span), maxRegisters: maxRegisters) : PollPlan(fixed: fixed, maxRegisters: maxRegisters)
     }
 
     /// Whether every published point of a model is static: read at discovery (and after a
@@ -171,7 +180,8 @@ struct Session {
                 } catch {
                     if Task.isCancelled { return .stopped }
                     if (error.isException(2) || error.isException(3)), request.count > 1, let smaller = smallerLimit() {
-                        poller.logger.notice("device refuses reads of \(request.count) registers: max_registers \(maxRegisters) -> \(smaller)")
+                        poller.logger.notice(
+                            "device refuses reads of \(request.count) registers: max_registers \(maxRegisters) -> \(smaller)")
                         maxRegisters = smaller
                         plan = PollPlan(spans: polled.map(\.header.span), maxRegisters: maxRegisters)
                         index = 0
@@ -202,10 +212,12 @@ struct Session {
     private func readWithRetry(_ request: PollPlan.Request) async throws(ModbusError) -> [UInt16] {
         let config = poller.config
         do {
-            return try await poller.reader.read(unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
+            return try await poller.reader.read(
+                unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
         } catch {
             guard error.kind == .timeout, !Task.isCancelled else { throw error }
-            return try await poller.reader.read(unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
+            return try await poller.reader.read(
+                unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
         }
     }
 
@@ -231,12 +243,14 @@ struct Session {
         var buffer = JSONBuffer(capacity: 1 << 14)
         for (header, definition, index) in polled {
             let window = image.window(start: header.address, count: header.length + 2)
-            let model = definition.map { ModelDecoder.decode($0, window: window, length: header.length) }
+            let model =
+                definition.map { ModelDecoder.decode($0, window: window, length: header.length) }
                 ?? ModelDecoder.undefined(id: header.id, window: window, length: header.length)
             let request = plan.requests.firstIndex { $0.range.contains(header.span.upperBound - 1) }
             let ts = request.flatMap { readAt[$0] }.map(Timestamp.format)
             buffer.removeAll()
-            ReadingRecord.append(ModelInstance(address: header.address, index: index, model: model), device: poller.config.name, timestamp: ts, to: &buffer)
+            ReadingRecord.append(
+                ModelInstance(address: header.address, index: index, model: model), device: poller.config.name, timestamp: ts, to: &buffer)
             records.append((header.address, buffer.bytes))
         }
         poller.hub.publish(device: poller.config.name, readings: records)

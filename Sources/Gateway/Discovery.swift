@@ -224,7 +224,8 @@ private struct Walk {
             let n = min(count, limit)
             transactions += 1
             do {
-                let registers = try await discovery.reader.read(unit: discovery.unit, address: from, count: n, kind: discovery.kind, timeout: discovery.timeout)
+                let registers = try await discovery.reader.read(
+                    unit: discovery.unit, address: from, count: n, kind: discovery.kind, timeout: discovery.timeout)
                 image.insert(.init(start: from, registers: registers))
                 return registers
             } catch {

@@ -28,7 +28,8 @@ public struct Engine: Service {
 
     /// An engine over given readers (by device name): in-process devices in tests and benchmarks.
     public init(
-        devices: [DeviceConfig], readers: [String: any RegisterReader], hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil,
+        devices: [DeviceConfig], readers: [String: any RegisterReader], hub: Hub, catalog: ModelCatalog = .builtin,
+        export: ExportStore? = nil,
         logger: Logger
     ) {
         self.export = export
@@ -45,10 +46,12 @@ public struct Engine: Service {
                 for device in devices {
                     guard let reader = readers[device.name] else { continue }
                     if let profile = device.profile {
-                        let poller = ProfilePoller(config: device, profile: profile, reader: reader, hub: hub, export: export, logger: logger)
+                        let poller = ProfilePoller(
+                            config: device, profile: profile, reader: reader, hub: hub, export: export, logger: logger)
                         group.addTask { await poller.run() }
                     } else {
-                        let poller = DevicePoller(config: device, reader: reader, hub: hub, catalog: catalog, export: export, logger: logger)
+                        let poller = DevicePoller(
+                            config: device, reader: reader, hub: hub, catalog: catalog, export: export, logger: logger)
                         group.addTask { await poller.run() }
                     }
                 }

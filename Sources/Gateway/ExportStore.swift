@@ -54,7 +54,10 @@ public final class ExportStore: RegisterSource, @unchecked Sendable {
                     var end = start
                     while end < window.count && !missing[end] { end += 1 }
                     if end > start {
-                        out.insert(.init(start: address + start, registers: Array(window.values[(window.values.startIndex + start)..<(window.values.startIndex + end)])))
+                        out.insert(
+                            .init(
+                                start: address + start,
+                                registers: Array(window.values[(window.values.startIndex + start)..<(window.values.startIndex + end)])))
                     }
                     start = end
                 }

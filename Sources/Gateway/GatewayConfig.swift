@@ -30,7 +30,10 @@ public struct GatewayConfig: Sendable {
     public var export: ExportSettings?
 
     /// Creates a configuration.
-    public init(socketPath: String = "/run/sunspec-gateway/readings.sock", socketMode: mode_t = 0o660, bufferLimit: Int = 4 << 20, devices: [DeviceConfig] = []) {
+    public init(
+        socketPath: String = "/run/sunspec-gateway/readings.sock", socketMode: mode_t = 0o660, bufferLimit: Int = 4 << 20,
+        devices: [DeviceConfig] = []
+    ) {
         self.socketPath = socketPath
         self.socketMode = socketMode
         self.bufferLimit = bufferLimit
@@ -168,7 +171,9 @@ private struct ConfigReader {
             if let path = s["path"] { config.socketPath = try string(path, "socket.path") }
             if let mode = s["mode"] {
                 let text = try string(mode, "socket.mode")
-                guard let m = mode_t(text, radix: 8), m <= 0o777 else { throw fail(mode, "socket.mode", "'\(text)' is not an octal file mode (\"0660\")") }
+                guard let m = mode_t(text, radix: 8), m <= 0o777 else {
+                    throw fail(mode, "socket.mode", "'\(text)' is not an octal file mode (\"0660\")")
+                }
                 config.socketMode = m
             }
             if let buffer = s["buffer"] {
@@ -185,7 +190,9 @@ private struct ConfigReader {
             let t = try mapping(tcp, "export.modbus_tcp", allowed: ["listen", "max_connections"])
             guard let listen = t["listen"] else { throw fail(tcp, "export.modbus_tcp.listen", "missing (\"0.0.0.0:1502\")") }
             let text = try string(listen, "export.modbus_tcp.listen")
-            guard case .tcp(let host, let port)? = Endpoint.parseTCP(text), host.split(separator: ".").count == 4, host.split(separator: ".").allSatisfy({ UInt8($0) != nil }) else {
+            guard case .tcp(let host, let port)? = Endpoint.parseTCP(text), host.split(separator: ".").count == 4,
+                host.split(separator: ".").allSatisfy({ UInt8($0) != nil })
+            else {
                 throw fail(listen, "export.modbus_tcp.listen", "'\(text)' is not IPV4-ADDRESS:PORT")
             }
             var settings = ExportSettings(host: host, port: port, maxConnections: 32)
@@ -193,11 +200,15 @@ private struct ConfigReader {
             config.export = settings
         }
         guard let devicesNode = top["devices"] else { throw fail(root, "devices", "missing: at least one device is needed") }
-        guard let list = devicesNode.sequence, !list.isEmpty else { throw fail(devicesNode, "devices", "expected a list of at least one device") }
+        guard let list = devicesNode.sequence, !list.isEmpty else {
+            throw fail(devicesNode, "devices", "expected a list of at least one device")
+        }
         var names = Set<String>()
         for (i, node) in list.enumerated() {
             let device = try self.device(node, "devices[\(i)]")
-            guard names.insert(device.name).inserted else { throw fail(node, "devices[\(i)].name", "'\(device.name)' is used by another device") }
+            guard names.insert(device.name).inserted else {
+                throw fail(node, "devices[\(i)].name", "'\(device.name)' is used by another device")
+            }
             if let unit = device.exportUnit, config.devices.contains(where: { $0.exportUnit == unit }) {
                 throw fail(node, "devices[\(i)].export_unit", "\(unit) is used by another device")
             }
@@ -207,10 +218,12 @@ private struct ConfigReader {
     }
 
     func device(_ node: Node, _ path: String) throws(ConfigError) -> DeviceConfig {
-        let d = try mapping(node, path, allowed: [
-            "name", "tcp", "rtu", "unit", "interval", "timeout", "base", "max_registers", "models", "registers", "profile", "quirks",
-            "export_unit",
-        ])
+        let d = try mapping(
+            node, path,
+            allowed: [
+                "name", "tcp", "rtu", "unit", "interval", "timeout", "base", "max_registers", "models", "registers", "profile", "quirks",
+                "export_unit",
+            ])
         guard let nameNode = d["name"] else { throw fail(node, "\(path).name", "missing") }
         let name = try string(nameNode, "\(path).name")
         let endpoint: Endpoint
@@ -250,7 +263,9 @@ private struct ConfigReader {
             let folder = (file as NSString).deletingLastPathComponent
             let beside = given.hasPrefix("/") ? given : (folder as NSString).appendingPathComponent(given)
             let chosen = FileManager.default.fileExists(atPath: beside) ? beside : given
-            guard FileManager.default.fileExists(atPath: chosen) else { throw fail(profile, "\(path).profile", "no profile file '\(given)'") }
+            guard FileManager.default.fileExists(atPath: chosen) else {
+                throw fail(profile, "\(path).profile", "no profile file '\(given)'")
+            }
             do {
                 let loaded = try Profile.load(path: chosen)
                 device.profile = loaded
@@ -262,20 +277,27 @@ private struct ConfigReader {
         if let quirks = d["quirks"] { device.quirks = try self.quirks(quirks, "\(path).quirks") }
         if let registers = d["registers"] {
             let text = try string(registers, "\(path).registers")
-            guard let kind = RegisterKind(rawValue: text) else { throw fail(registers, "\(path).registers", "'\(text)' is not holding or input") }
+            guard let kind = RegisterKind(rawValue: text) else {
+                throw fail(registers, "\(path).registers", "'\(text)' is not holding or input")
+            }
             device.registers = kind
         }
         return device
     }
 
     func quirks(_ node: Node, _ path: String) throws(ConfigError) -> Quirks {
-        let q = try mapping(node, path, allowed: [
-            "base", "unit_offset", "signed_accumulators", "power_factor_percent", "scale_factors", "read_only", "blocks", "no_end_marker",
-        ])
+        let q = try mapping(
+            node, path,
+            allowed: [
+                "base", "unit_offset", "signed_accumulators", "power_factor_percent", "scale_factors", "read_only", "blocks",
+                "no_end_marker",
+            ])
         var quirks = Quirks()
         func flag(_ key: String) throws(ConfigError) -> Bool {
             guard let n = q[key] else { return false }
-            guard let text = n.scalar?.string, text == "true" || text == "false" else { throw fail(n, "\(path).\(key)", "expected true or false") }
+            guard let text = n.scalar?.string, text == "true" || text == "false" else {
+                throw fail(n, "\(path).\(key)", "expected true or false")
+            }
             return text == "true"
         }
         if let base = q["base"] { quirks.base = try integer(base, "\(path).base", 0...65533) }
@@ -316,7 +338,9 @@ private struct ConfigReader {
         if let baud = r["baud"] { settings.baud = try integer(baud, "\(path).baud", 300...4_000_000) }
         if let parity = r["parity"] {
             let text = try string(parity, "\(path).parity")
-            guard let p = SerialSettings.Parity(rawValue: text.uppercased()) else { throw fail(parity, "\(path).parity", "'\(text)' is not N, E or O") }
+            guard let p = SerialSettings.Parity(rawValue: text.uppercased()) else {
+                throw fail(parity, "\(path).parity", "'\(text)' is not N, E or O")
+            }
             settings.parity = p
         }
         if let bits = r["data_bits"] { settings.dataBits = try integer(bits, "\(path).data_bits", 5...8) }
@@ -326,7 +350,9 @@ private struct ConfigReader {
 
     /// `4MiB`, `512KiB`, `1MB`, `1048576`.
     static func byteSize(_ text: String) -> Int? {
-        let units: [(String, Int)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1)]
+        let units: [(String, Int)] = [
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
+        ]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             guard let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
             return Int(n * Double(scale))

@@ -93,6 +93,7 @@ public struct ProfilePoller: Sendable {
     }
 
     func setStatus(_ state: DeviceState, error: String? = nil, models: [Int] = []) {
-        hub.publish(status: DeviceStatus(device: config.name, state: state, error: error, models: models, timestamp: Timestamp.format(Date())))
+        hub.publish(
+            status: DeviceStatus(device: config.name, state: state, error: error, models: models, timestamp: Timestamp.format(Date())))
     }
 }

@@ -57,7 +57,9 @@ public struct Quirks: Sendable, Equatable {
                 scaleFactor = .constant(constant)
             }
             var adjust = 0
-            if powerFactorPercent, Self.powerFactorPoints.contains(point.name), point.units == nil || point.units == "Pct" || point.units == "cos()" {
+            if powerFactorPercent, Self.powerFactorPoints.contains(point.name),
+                point.units == nil || point.units == "Pct" || point.units == "cos()"
+            {
                 adjust = -2
             }
             if case .point(let name, _)? = scaleFactor { scaleFactor = .point(name, reference: nil) }
@@ -67,6 +69,7 @@ public struct Quirks: Sendable, Equatable {
                 exponentAdjust: adjust)
         }
         return GroupDefinition(
-            name: group.name, label: group.label, count: group.count, points: points, groups: group.groups.map { adjust($0, modelID: modelID) })
+            name: group.name, label: group.label, count: group.count, points: points,
+            groups: group.groups.map { adjust($0, modelID: modelID) })
     }
 }

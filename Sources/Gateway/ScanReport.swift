@@ -27,12 +27,15 @@ public enum ScanReport {
     /// A table of the models.
     public static func text(_ map: DiscoveredMap, decoded: DecodedDevice?, unit: Int, endpoint: String) -> String {
         let registers = map.models.reduce(4) { $0 + $1.length + 2 }
-        var lines = ["SunSpec map of unit \(unit) at \(endpoint): base \(map.base), \(map.models.count) models, \(registers) registers, \(map.transactions) transactions"]
+        var lines = [
+            "SunSpec map of unit \(unit) at \(endpoint): base \(map.base), \(map.models.count) models, \(registers) registers, \(map.transactions) transactions"
+        ]
         lines.append(pad("ID", 7) + pad("NAME", 26) + pad("ADDR", 7) + pad("LEN", 6) + "REPEATS")
         for row in rows(map, decoded: decoded) {
             let repeats = row.repeats.map { "\($0.0) x\($0.1)" }.joined(separator: ", ")
-            lines.append(pad("\(row.header.id)", 7) + pad(row.name ?? "(no definition)", 26) + pad("\(row.header.address)", 7)
-                + pad("\(row.header.length)", 6) + repeats)
+            lines.append(
+                pad("\(row.header.id)", 7) + pad(row.name ?? "(no definition)", 26) + pad("\(row.header.address)", 7)
+                    + pad("\(row.header.length)", 6) + repeats)
         }
         for note in map.notes { lines.append("note: \(note)") }
         return lines.joined(separator: "\n")

@@ -21,7 +21,9 @@ public struct StreamServer: Service {
     let ready: (@Sendable () -> Void)?
 
     /// Creates the server; `ready` runs once the socket accepts connections.
-    public init(path: String, mode: mode_t = 0o660, bufferLimit: Int = 4 << 20, hub: Hub, logger: Logger, ready: (@Sendable () -> Void)? = nil) {
+    public init(
+        path: String, mode: mode_t = 0o660, bufferLimit: Int = 4 << 20, hub: Hub, logger: Logger, ready: (@Sendable () -> Void)? = nil
+    ) {
         self.path = path
         self.mode = mode
         self.bufferLimit = bufferLimit

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Plain Unix-socket connections (the gateway's own stream: the demo's mirror, the stale-socket

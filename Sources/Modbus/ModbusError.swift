@@ -1,7 +1,7 @@
 import CModbus
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failed Modbus transaction: what went wrong, in which call, for which unit and address.

@@ -38,13 +38,17 @@ public final class ModbusLink: @unchecked Sendable {
     }
 
     /// Reads `count` registers (1...125) of `unit` from `address`.
-    public func read(unit: Int, address: Int, count: Int, kind: RegisterKind = .holding, timeout: Duration? = nil) async throws(ModbusError) -> [UInt16] {
+    public func read(
+        unit: Int, address: Int, count: Int, kind: RegisterKind = .holding, timeout: Duration? = nil
+    ) async throws(ModbusError) -> [UInt16] {
         let result: Result<[UInt16], ModbusError> = await withCheckedContinuation { continuation in
             let queued = worker.submit { [self] in
-                continuation.resume(returning: self.performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout ?? defaultTimeout))
+                continuation.resume(
+                    returning: self.performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout ?? defaultTimeout))
             }
             if !queued {
-                continuation.resume(returning: .failure(ModbusError(.connectionLost("link closed"), operation: "read", unit: unit, address: address)))
+                continuation.resume(
+                    returning: .failure(ModbusError(.connectionLost("link closed"), operation: "read", unit: unit, address: address)))
             }
         }
         return try result.get()
@@ -73,7 +77,8 @@ public final class ModbusLink: @unchecked Sendable {
     private func performRead(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration) -> Result<[UInt16], ModbusError> {
         let operation = kind == .holding ? "read holding registers" : "read input registers"
         guard (1...125).contains(count), address >= 0, address + count <= 65536 else {
-            return .failure(ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: operation, unit: unit, address: address))
+            return .failure(
+                ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: operation, unit: unit, address: address))
         }
         if let error = openIfNeeded(timeout: timeout, unit: unit) { return .failure(error) }
         guard let ctx = context else { return .failure(ModbusError(.connectionLost("not open"), operation: "connect", unit: unit)) }
@@ -90,7 +95,8 @@ public final class ModbusLink: @unchecked Sendable {
         lastFrameEnd = .now
         transactionCount.add(1, ordering: .relaxed)
         if rc == Int32(count) { return .success(registers) }
-        let error = rc < 0
+        let error =
+            rc < 0
             ? ModbusError.fromErrno(code, operation: operation, unit: unit, address: address)
             : ModbusError(.badResponse("\(rc) registers instead of \(count)"), operation: operation, unit: unit, address: address)
         switch error.kind {
@@ -119,11 +125,12 @@ public final class ModbusLink: @unchecked Sendable {
         case .tcp(let host, let port):
             ctx = modbus_new_tcp_pi(host, String(port))
         case .rtu(let s):
-            let parity: CChar = switch s.parity {
-            case .none: CChar(UInt8(ascii: "N"))
-            case .even: CChar(UInt8(ascii: "E"))
-            case .odd: CChar(UInt8(ascii: "O"))
-            }
+            let parity: CChar =
+                switch s.parity {
+                case .none: CChar(UInt8(ascii: "N"))
+                case .even: CChar(UInt8(ascii: "E"))
+                case .odd: CChar(UInt8(ascii: "O"))
+                }
             ctx = modbus_new_rtu(s.port, Int32(s.baud), parity, Int32(s.dataBits), Int32(s.stopBits))
         }
         guard let ctx else {
@@ -135,7 +142,9 @@ public final class ModbusLink: @unchecked Sendable {
             let code = cmodbus_errno()
             modbus_free(ctx)
             var error = ModbusError.fromErrno(code, operation: "connect to \(endpoint)", unit: unit, address: nil)
-            if case .system(let c, let why) = error.kind { error = ModbusError(.connectionLost("\(why) (\(c))"), operation: error.operation, unit: unit) }
+            if case .system(let c, let why) = error.kind {
+                error = ModbusError(.connectionLost("\(why) (\(c))"), operation: error.operation, unit: unit)
+            }
             return error
         }
         // libmodbus waits for answers with select(): a descriptor of FD_SETSIZE (1024) or more would
@@ -144,7 +153,8 @@ public final class ModbusLink: @unchecked Sendable {
             modbus_close(ctx)
             modbus_free(ctx)
             return ModbusError(
-                .system(EMFILE, "socket descriptor 1024 or above: libmodbus's select() cannot watch it (too many connections in one process)"),
+                .system(
+                    EMFILE, "socket descriptor 1024 or above: libmodbus's select() cannot watch it (too many connections in one process)"),
                 operation: "connect to \(endpoint)", unit: unit)
         }
         context = ctx

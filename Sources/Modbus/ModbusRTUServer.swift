@@ -38,12 +38,14 @@ public final class ModbusRTUServer: @unchecked Sendable {
     public func stop() { stopping.store(true, ordering: .relaxed) }
 
     private func open() throws(ModbusError) -> OpaquePointer {
-        let parity: CChar = switch settings.parity {
-        case .none: CChar(UInt8(ascii: "N"))
-        case .even: CChar(UInt8(ascii: "E"))
-        case .odd: CChar(UInt8(ascii: "O"))
-        }
-        guard let ctx = modbus_new_rtu(settings.port, Int32(settings.baud), parity, Int32(settings.dataBits), Int32(settings.stopBits)) else {
+        let parity: CChar =
+            switch settings.parity {
+            case .none: CChar(UInt8(ascii: "N"))
+            case .even: CChar(UInt8(ascii: "E"))
+            case .odd: CChar(UInt8(ascii: "O"))
+            }
+        guard let ctx = modbus_new_rtu(settings.port, Int32(settings.baud), parity, Int32(settings.dataBits), Int32(settings.stopBits))
+        else {
             throw ModbusError.fromErrno(cmodbus_errno(), operation: "open \(settings.port)", unit: Int(unit), address: nil)
         }
         modbus_set_slave(ctx, Int32(unit))

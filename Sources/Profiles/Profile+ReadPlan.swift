@@ -21,7 +21,9 @@ extension Profile {
             let sorted = ranges.filter { $0.0 == function }.map(\.1).sorted { $0.lowerBound < $1.lowerBound }
             var current: Range<Int>?
             for r in sorted {
-                if let c = current, r.lowerBound <= c.upperBound + profile.defaults.maxGap, max(c.upperBound, r.upperBound) - c.lowerBound <= limit {
+                if let c = current, r.lowerBound <= c.upperBound + profile.defaults.maxGap,
+                    max(c.upperBound, r.upperBound) - c.lowerBound <= limit
+                {
                     current = c.lowerBound..<max(c.upperBound, r.upperBound)
                 } else {
                     if let c = current { blocks.append(ReadBlock(start: c.lowerBound, count: c.count, function: function)) }

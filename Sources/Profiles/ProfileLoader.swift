@@ -152,7 +152,9 @@ private struct ProfileReader {
 
     func readDefaults(_ node: Node) throws(ProfileError) -> ProfileDefaults {
         var d = ProfileDefaults()
-        for (key, _, value) in try mapping(node, "defaults", allowed: ["unit", "function", "word_order", "max_registers", "max_gap", "blocks"]) {
+        for (key, _, value) in try mapping(
+            node, "defaults", allowed: ["unit", "function", "word_order", "max_registers", "max_gap", "blocks"])
+        {
             let path = "defaults.\(key)"
             switch key {
             case "unit": d.unit = Int(try integer(value, path, 0...255))
@@ -200,10 +202,11 @@ private struct ProfileReader {
     mutating func model(_ definition: ModelDefinition, _ node: Node, _ path: String) throws(ProfileError) -> MappedModel {
         var points: [String: PointSource] = [:]
         var groups: [String: [[String: PointSource]]] = [:]
-        let countPoints = Set(definition.group.groups.compactMap { g -> String? in
-            if case .point(let name)? = g.count { return name }
-            return nil
-        })
+        let countPoints = Set(
+            definition.group.groups.compactMap { g -> String? in
+                if case .point(let name)? = g.count { return name }
+                return nil
+            })
         for (key, keyNode, value) in try mapping(node, path, allowed: nil) {
             let here = "\(path).\(key)"
             if let group = definition.group.groups.first(where: { $0.name == key }) {
@@ -231,12 +234,15 @@ private struct ProfileReader {
                 throw fail(keyNode, here, "scale factors are chosen by the gateway; map the values they scale")
             }
             guard point.name != "ID", point.name != "L", point.type != .pad else { throw fail(keyNode, here, "cannot be mapped") }
-            if countPoints.contains(point.name) { throw fail(keyNode, here, "counts the instances listed under its group; it is filled in") }
+            if countPoints.contains(point.name) {
+                throw fail(keyNode, here, "counts the instances listed under its group; it is filled in")
+            }
             points[key] = try source(point, value, here)
         }
         for point in definition.group.points.dropFirst(2) where point.mandatory && point.isPublished && !countPoints.contains(point.name) {
             guard points[point.name] != nil else {
-                throw fail(node, "\(path).\(point.name)",
+                throw fail(
+                    node, "\(path).\(point.name)",
                     "missing mandatory point (map it, or write '\(point.name): null' if the device does not have it)")
             }
         }
@@ -257,10 +263,12 @@ private struct ProfileReader {
             try checkFits(value, point, node, path)
             return .constant(.number(value))
         }
-        let entries = try mapping(node, path, allowed: [
-            "address", "doc", "type", "size", "function", "word_order", "scale", "offset", "invert", "sentinels", "map", "flags",
-            "sign", "otherwise", "precision", "bits",
-        ])
+        let entries = try mapping(
+            node, path,
+            allowed: [
+                "address", "doc", "type", "size", "function", "word_order", "scale", "offset", "invert", "sentinels", "map", "flags",
+                "sign", "otherwise", "precision", "bits",
+            ])
         let keys = Dictionary(uniqueKeysWithValues: entries.map { ($0.0, $0.2) })
         if let bits = keys["bits"] {
             guard [.bitfield16, .bitfield32, .bitfield64].contains(point.type) else {
@@ -269,22 +277,30 @@ private struct ProfileReader {
             guard keys.count == 1 else { throw fail(node, path, "'bits' stands alone") }
             return .bits(try bitSources(bits, point, "\(path).bits"))
         }
-        guard keys["address"] != nil || keys["doc"] != nil else { throw fail(node, path, "needs address (0-based) or doc (1-based register number)") }
-        let address: Int = if let a = keys["address"] {
-            Int(try integer(a, "\(path).address", 0...65535))
-        } else {
-            Int(try integer(keys["doc"]!, "\(path).doc", 1...65536)) - 1
+        guard keys["address"] != nil || keys["doc"] != nil else {
+            throw fail(node, path, "needs address (0-based) or doc (1-based register number)")
         }
-        guard let typeNode = keys["type"] else { throw fail(node, "\(path).type", "missing (u16, s16, u32, s32, u64, s64, f32, f64, string)") }
+        let address: Int =
+            if let a = keys["address"] {
+                Int(try integer(a, "\(path).address", 0...65535))
+            } else {
+                Int(try integer(keys["doc"]!, "\(path).doc", 1...65536)) - 1
+            }
+        guard let typeNode = keys["type"] else {
+            throw fail(node, "\(path).type", "missing (u16, s16, u32, s32, u64, s64, f32, f64, string)")
+        }
         let typeText = try string(typeNode, "\(path).type")
         guard let type = VendorType(rawValue: typeText) else {
-            throw fail(typeNode, "\(path).type", "'\(typeText)' is not one of \(VendorType.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw fail(
+                typeNode, "\(path).type", "'\(typeText)' is not one of \(VendorType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var size = type.registerCount(size: 1)
         if type == .string {
             guard let s = keys["size"] else { throw fail(node, "\(path).size", "a string needs its size in registers") }
             size = Int(try integer(s, "\(path).size", 1...125))
-            guard point.type == .string else { throw fail(typeNode, "\(path).type", "a string cannot fill \(point.name), a \(point.type.rawValue)") }
+            guard point.type == .string else {
+                throw fail(typeNode, "\(path).type", "a string cannot fill \(point.name), a \(point.type.rawValue)")
+            }
         } else if point.type == .string {
             throw fail(typeNode, "\(path).type", "\(point.name) is a string; its source must be one")
         }
@@ -306,7 +322,9 @@ private struct ProfileReader {
         if let p = keys["precision"] { source.precision = Int(try integer(p, "\(path).precision", -10...10)) }
         if let list = keys["sentinels"] {
             guard let items = list.sequence else { throw fail(list, "\(path).sentinels", "expected a list of raw values") }
-            for (k, item) in items.enumerated() { source.sentinels.append(try integer(item, "\(path).sentinels[\(k)]", Int64.min...Int64.max)) }
+            for (k, item) in items.enumerated() {
+                source.sentinels.append(try integer(item, "\(path).sentinels[\(k)]", Int64.min...Int64.max))
+            }
         }
         let integerOnly = [.enum16, .enum32, .bitfield16, .bitfield32, .bitfield64, .count].contains(point.type)
         if let m = keys["map"] {
@@ -319,7 +337,9 @@ private struct ProfileReader {
         }
         if let f = keys["flags"] {
             for (k, kNode, v) in try mapping(f, "\(path).flags", allowed: nil) {
-                guard let bit = Int(k), bit >= 0, bit < size * 16 else { throw fail(kNode, "\(path).flags", "'\(k)' is not a bit of a \(type.rawValue)") }
+                guard let bit = Int(k), bit >= 0, bit < size * 16 else {
+                    throw fail(kNode, "\(path).flags", "'\(k)' is not a bit of a \(type.rawValue)")
+                }
                 let target = try integer(v, "\(path).flags.\(k)", Int64.min...Int64.max)
                 try checkFits(Double(target), point, v, "\(path).flags.\(k)")
                 source.flags.append((bit, target))
@@ -341,7 +361,9 @@ private struct ProfileReader {
             try checkFits(Double(source.otherwise!), point, o, "\(path).otherwise")
         }
         if integerOnly && source.map.isEmpty && source.flags.isEmpty && source.sign == nil && (source.scale != 1 || source.offset != 0) {
-            throw fail(node, path, "\(point.name) is a \(point.type.rawValue): its value must be a whole vendor value, or come from map, flags or sign")
+            throw fail(
+                node, path,
+                "\(point.name) is a \(point.type.rawValue): its value must be a whole vendor value, or come from map, flags or sign")
         }
         if !type.isInteger && (!source.map.isEmpty || !source.flags.isEmpty) {
             throw fail(node, path, "map and flags need an integer register type")
@@ -371,7 +393,9 @@ private struct ProfileReader {
                 case "to": to = Int(try integer(v, "\(here).to", 0...Int64(width - 1)))
                 case "type":
                     let t = try string(v, "\(here).type")
-                    guard let vt = VendorType(rawValue: t), [.u16, .u32, .u64].contains(vt) else { throw fail(v, "\(here).type", "'\(t)' is not u16, u32 or u64") }
+                    guard let vt = VendorType(rawValue: t), [.u16, .u32, .u64].contains(vt) else {
+                        throw fail(v, "\(here).type", "'\(t)' is not u16, u32 or u64")
+                    }
                     type = vt
                 case "function": fn = try function(v, "\(here).function")
                 case "word_order": order = try wordOrder(v, "\(here).word_order")
@@ -384,7 +408,9 @@ private struct ProfileReader {
                 }
             }
             guard let address, let to else { throw fail(item, here, "needs address (or doc) and to (the SunSpec bit)") }
-            guard bit < type.registerCount(size: 1) * 16 else { throw fail(item, "\(here).bit", "\(bit) is not a bit of a \(type.rawValue)") }
+            guard bit < type.registerCount(size: 1) * 16 else {
+                throw fail(item, "\(here).bit", "\(bit) is not a bit of a \(type.rawValue)")
+            }
             let source = BitSource(address: address, function: fn, type: type, wordOrder: order, bit: bit, whenEquals: equals, to: to)
             ranges.append((fn, source.registers, type, here, item))
             out.append(source)
@@ -404,7 +430,10 @@ private struct ProfileReader {
         let sorted = ranges.sorted { ($0.function.code, $0.range.lowerBound) < ($1.function.code, $1.range.lowerBound) }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.function == b.function && a.range.overlaps(b.range) {
             if a.range == b.range && a.type == b.type { continue }
-            throw fail(b.node, b.path, "registers \(b.range.lowerBound)...\(b.range.upperBound - 1) (\(b.type.rawValue)) overlap \(a.path) at \(a.range.lowerBound)...\(a.range.upperBound - 1) (\(a.type.rawValue))")
+            throw fail(
+                b.node, b.path,
+                "registers \(b.range.lowerBound)...\(b.range.upperBound - 1) (\(b.type.rawValue)) overlap \(a.path) at \(a.range.lowerBound)...\(a.range.upperBound - 1) (\(a.type.rawValue))"
+            )
         }
     }
 }

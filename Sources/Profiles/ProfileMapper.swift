@@ -116,7 +116,8 @@ public struct ProfileMapper: Sendable {
         case .notImplemented:
             return .null
         case .constant(.number(let n)):
-            return n == n.rounded() ? .integer(Int64(n)) : .number(n, precision: VendorRegister.decimals(of: abs(n - n.rounded(.towardZero))))
+            return n == n.rounded()
+                ? .integer(Int64(n)) : .number(n, precision: VendorRegister.decimals(of: abs(n - n.rounded(.towardZero))))
         case .constant(.text(let s)):
             return .text(s)
         case .register(let r):

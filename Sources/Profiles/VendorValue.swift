@@ -37,7 +37,8 @@ public struct VendorRegisters: Sendable {
 extension VendorRegister {
     /// The raw value as an integer bit pattern (floats as their bits), or nil when not readable.
     func rawBits(_ registers: VendorRegisters) -> UInt64? {
-        guard let words = registers.words(function, address, type.registerCount(size: size), type == .string ? .highFirst : wordOrder) else {
+        guard let words = registers.words(function, address, type.registerCount(size: size), type == .string ? .highFirst : wordOrder)
+        else {
             return nil
         }
         return words.prefix(4).reduce(UInt64(0)) { $0 << 16 | UInt64($1) }

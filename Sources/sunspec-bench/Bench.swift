@@ -14,12 +14,14 @@ enum Bench {
         case "fleet" where args.count >= 2:
             try await FleetBench.run(arguments: Array(args.dropFirst(1)))
         default:
-            FileHandle.standardError.write(Data("""
-                usage: sunspec-bench core CAPTURE [SECONDS]
-                       sunspec-bench stream CAPTURE [--devices N] [--subscribers N] [--interval MS] [--seconds S]
-                       sunspec-bench fleet --first-port P [--devices N] [--interval MS] [--seconds S]
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    usage: sunspec-bench core CAPTURE [SECONDS]
+                           sunspec-bench stream CAPTURE [--devices N] [--subscribers N] [--interval MS] [--seconds S]
+                           sunspec-bench fleet --first-port P [--devices N] [--interval MS] [--seconds S]
 
-                """.utf8))
+                    """.utf8))
             exit(64)
         }
     }

@@ -26,7 +26,9 @@ enum CoreBench {
             }
             return buffer.count
         }
-        print(#"{"peer":"sunspec-gateway","bench":"core","registers":\#(image.registerCount),"values":\#(values),"decodes_per_s":\#(Int(decodeRate)),"us_per_decode":\#(String(format: "%.2f", 1e6 / decodeRate)),"decode_and_json_per_s":\#(Int(recordRate)),"us_per_decode_and_json":\#(String(format: "%.2f", 1e6 / recordRate))}"#)
+        print(
+            #"{"peer":"sunspec-gateway","bench":"core","registers":\#(image.registerCount),"values":\#(values),"decodes_per_s":\#(Int(decodeRate)),"us_per_decode":\#(String(format: "%.2f", 1e6 / decodeRate)),"decode_and_json_per_s":\#(Int(recordRate)),"us_per_decode_and_json":\#(String(format: "%.2f", 1e6 / recordRate))}"#
+        )
     }
 
     /// Runs `body` repeatedly for about `seconds` (after a warm-up) and returns runs per second.

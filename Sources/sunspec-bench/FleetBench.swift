@@ -15,7 +15,8 @@ enum FleetBench {
         let interval = Duration.milliseconds(options.int("--interval", 1000))
         let seconds = options.int("--seconds", 20)
         let configs = (0..<devices).map { i in
-            DeviceConfig(name: "bess-\(i)", endpoint: .tcp(host: "127.0.0.1", port: firstPort + i), interval: interval, timeout: .seconds(2))
+            DeviceConfig(
+                name: "bess-\(i)", endpoint: .tcp(host: "127.0.0.1", port: firstPort + i), interval: interval, timeout: .seconds(2))
         }
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-fleet-\(getpid()).sock").path
         var logger = Logger(label: "fleet")
@@ -43,6 +44,8 @@ enum FleetBench {
         let target = Double(devices) * 1000 / Double(options.int("--interval", 1000))
         var latencies = counts.latencies.sorted()
         if latencies.isEmpty { latencies = [0] }
-        print(#"{"peer":"sunspec-gateway","bench":"fleet","devices":\#(devices),"interval_ms":\#(options.int("--interval", 1000)),"polls_per_s":\#(String(format: "%.1f", pollsPerSecond)),"target_polls_per_s":\#(Int(target)),"held":\#(pollsPerSecond >= target * 0.97),"cpu_cores":\#(String(format: "%.2f", cpu / Double(seconds))),"rss_mb":\#(rss),"latency_ms_p50":\#(latencies[latencies.count / 2]),"latency_ms_p99":\#(latencies[min(latencies.count - 1, latencies.count * 99 / 100)])}"#)
+        print(
+            #"{"peer":"sunspec-gateway","bench":"fleet","devices":\#(devices),"interval_ms":\#(options.int("--interval", 1000)),"polls_per_s":\#(String(format: "%.1f", pollsPerSecond)),"target_polls_per_s":\#(Int(target)),"held":\#(pollsPerSecond >= target * 0.97),"cpu_cores":\#(String(format: "%.2f", cpu / Double(seconds))),"rss_mb":\#(rss),"latency_ms_p50":\#(latencies[latencies.count / 2]),"latency_ms_p99":\#(latencies[min(latencies.count - 1, latencies.count * 99 / 100)])}"#
+        )
     }
 }

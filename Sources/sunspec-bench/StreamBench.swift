@@ -55,7 +55,9 @@ enum StreamBench {
         if latencies.isEmpty { latencies = [0] }
         let readings = counts.map(\.readings).reduce(0, +) / max(1, subscribers)
         func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-        print(#"{"peer":"sunspec-gateway","bench":"stream","devices":\#(devices),"subscribers":\#(subscribers),"interval_ms":\#(options.int("--interval", 100)),"readings_per_s":\#(readings / seconds),"lines_per_s_all_subscribers":\#(counts.map(\.readings).reduce(0, +) / seconds),"latency_ms_p50":\#(percentile(0.5)),"latency_ms_p99":\#(percentile(0.99)),"cpu_percent":\#(Int(cpu / Double(seconds) * 100)),"rss_mb":\#(residentMB())}"#)
+        print(
+            #"{"peer":"sunspec-gateway","bench":"stream","devices":\#(devices),"subscribers":\#(subscribers),"interval_ms":\#(options.int("--interval", 100)),"readings_per_s":\#(readings / seconds),"lines_per_s_all_subscribers":\#(counts.map(\.readings).reduce(0, +) / seconds),"latency_ms_p50":\#(percentile(0.5)),"latency_ms_p99":\#(percentile(0.99)),"cpu_percent":\#(Int(cpu / Double(seconds) * 100)),"rss_mb":\#(residentMB())}"#
+        )
     }
 }
 
@@ -112,7 +114,8 @@ final class LatencyReader: @unchecked Sendable {
 func cpuSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6 + Double(usage.ru_stime.tv_sec) + Double(
+        usage.ru_stime.tv_usec) / 1e6
 }
 
 /// Resident memory of this process, from /proc/self/status.

@@ -78,7 +78,8 @@ struct Decode: ParsableCommand {
                         decoded = try DeviceDecoder.decode(capture.sunspecImage, base: base ?? capture.base, catalog: catalog)
                     }
                     if meta {
-                        for instance in decoded.models where metaWritten.insert("\(name)/\(instance.address)/\(instance.model.id)").inserted {
+                        for instance in decoded.models where metaWritten.insert("\(name)/\(instance.address)/\(instance.model.id)").inserted
+                        {
                             MetaRecord.append(instance, device: name, to: &buffer)
                         }
                     }

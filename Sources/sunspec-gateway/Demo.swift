@@ -37,8 +37,11 @@ struct Demo: AsyncParsableCommand {
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let settings = DemoSystem.config(port: port, socketPath: folder.appendingPathComponent("readings.sock").path)
-        printError("simulated battery system on 127.0.0.1:\(port) (unit 1 battery inverter, unit 2 legacy storage, unit 3 Sungrow hybrid through Profiles/sungrow-sh.yaml)")
+        printError(
+            "simulated battery system on 127.0.0.1:\(port) (unit 1 battery inverter, unit 2 legacy storage, unit 3 Sungrow hybrid through Profiles/sungrow-sh.yaml)"
+        )
         printError("stream: \(settings.socketPath)   (try: socat - UNIX-CONNECT:\(settings.socketPath))")
-        try await serve(settings, logger: makeLogger(level: logLevel), mirror: true, extra: [AnimationService(devices: devices)], duration: duration)
+        try await serve(
+            settings, logger: makeLogger(level: logLevel), mirror: true, extra: [AnimationService(devices: devices)], duration: duration)
     }
 }

@@ -33,7 +33,10 @@ struct LinkOptions: ParsableArguments {
     /// The endpoint described.
     var endpoint: Endpoint {
         if let tcp { return Endpoint.parseTCP(tcp)! }
-        return .rtu(SerialSettings(port: rtu!, baud: baud, parity: SerialSettings.Parity(rawValue: parity.uppercased())!, dataBits: dataBits, stopBits: stopBits))
+        return .rtu(
+            SerialSettings(
+                port: rtu!, baud: baud, parity: SerialSettings.Parity(rawValue: parity.uppercased())!, dataBits: dataBits,
+                stopBits: stopBits))
     }
 }
 

@@ -29,29 +29,34 @@ struct Models: ParsableCommand {
             throw ExitStatus.dataError
         }
         print("model \(model.id) \(model.name)\(model.label.map { ": \($0)" } ?? "") (L = \(lengthText(model)))")
-        print(pad("OFFSET", 8) + pad("POINT", 30) + pad("TYPE", 11) + pad("SIZE", 5) + pad("UNITS", 9) + pad("SF", 18) + pad("ACCESS", 7) + "M/S")
+        print(
+            pad("OFFSET", 8) + pad("POINT", 30) + pad("TYPE", 11) + pad("SIZE", 5) + pad("UNITS", 9) + pad("SF", 18) + pad("ACCESS", 7)
+                + "M/S")
         show(model.group, indent: "", start: 0)
     }
 
     private func show(_ group: GroupDefinition, indent: String, start: Int) {
         for (i, point) in group.points.enumerated() {
             let offset = start + group.pointOffsets[i]
-            let sf: String = switch point.scaleFactor {
-            case nil: ""
-            case .constant(let n)?: "\(n)"
-            case .point(let name, _)?: name
-            }
+            let sf: String =
+                switch point.scaleFactor {
+                case nil: ""
+                case .constant(let n)?: "\(n)"
+                case .point(let name, _)?: name
+                }
             let flags = (point.mandatory ? "M" : "O") + (point.isStatic ? "S" : "")
-            print(pad("\(indent)\(offset)", 8) + pad(indent + point.name, 30) + pad(point.type.rawValue, 11) + pad("\(point.size)", 5)
-                + pad(point.units ?? "", 9) + pad(sf, 18) + pad(point.access.rawValue, 7) + flags)
+            print(
+                pad("\(indent)\(offset)", 8) + pad(indent + point.name, 30) + pad(point.type.rawValue, 11) + pad("\(point.size)", 5)
+                    + pad(point.units ?? "", 9) + pad(sf, 18) + pad(point.access.rawValue, 7) + flags)
         }
         for sub in group.groups {
-            let repeats: String = switch sub.count {
-            case nil: ""
-            case .fixed(let n)?: " x\(n)"
-            case .point(let name)?: " x \(name)"
-            case .fromLength?: " x (fills L)"
-            }
+            let repeats: String =
+                switch sub.count {
+                case nil: ""
+                case .fixed(let n)?: " x\(n)"
+                case .point(let name)?: " x \(name)"
+                case .fromLength?: " x (fills L)"
+                }
             print("\(indent)  group \(sub.name)\(repeats)\(sub.label.map { ": \($0)" } ?? "") (offsets from the start of each repeat, +)")
             show(sub, indent: indent + "  +", start: 0)
         }

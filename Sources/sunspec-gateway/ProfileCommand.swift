@@ -13,7 +13,8 @@ struct ProfileCommand: ParsableCommand {
     )
 
     struct Check: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate a profile against the SunSpec model definitions (exit 78 on a mistake).")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a profile against the SunSpec model definitions (exit 78 on a mistake).")
 
         @Argument(help: "The profile (YAML).")
         var file: String
@@ -21,8 +22,12 @@ struct ProfileCommand: ParsableCommand {
         func run() throws {
             let profile = try loadProfile(file)
             let plan = profile.readPlan()
-            let points = profile.models.reduce(0) { $0 + $1.points.count + $1.groups.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } } }
-            print("\(file): ok: profile \(profile.name) (\(profile.vendor) \(profile.product)): models \(profile.models.map { String($0.definition.id) }.joined(separator: ", ")), \(points) points, \(plan.count) reads per poll")
+            let points = profile.models.reduce(0) {
+                $0 + $1.points.count + $1.groups.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.count } }
+            }
+            print(
+                "\(file): ok: profile \(profile.name) (\(profile.vendor) \(profile.product)): models \(profile.models.map { String($0.definition.id) }.joined(separator: ", ")), \(points) points, \(plan.count) reads per poll"
+            )
         }
     }
 
@@ -36,7 +41,9 @@ struct ProfileCommand: ParsableCommand {
             let profile = try loadProfile(file)
             print("profile \(profile.name): \(profile.vendor) \(profile.product)")
             print("source: \(profile.source)")
-            print("unit \(profile.defaults.unit), \(profile.defaults.function.rawValue) registers, words \(profile.defaults.wordOrder.rawValue)")
+            print(
+                "unit \(profile.defaults.unit), \(profile.defaults.function.rawValue) registers, words \(profile.defaults.wordOrder.rawValue)"
+            )
             print("read plan:")
             for block in profile.readPlan() {
                 print("  function \(block.function.code)  \(block.start)...\(block.start + block.count - 1)  (\(block.count) registers)")
@@ -69,7 +76,9 @@ struct ProfileCommand: ParsableCommand {
                 if r.scale != 1 { text += " x\(r.scale)" }
                 if r.offset != 0 { text += " +\(r.offset)" }
                 if r.invert { text += " inverted" }
-                if !r.map.isEmpty { text += " map \(r.map.sorted { $0.key < $1.key }.map { "\($0.key)->\($0.value)" }.joined(separator: " "))" }
+                if !r.map.isEmpty {
+                    text += " map \(r.map.sorted { $0.key < $1.key }.map { "\($0.key)->\($0.value)" }.joined(separator: " "))"
+                }
                 if !r.flags.isEmpty { text += " flags \(r.flags.map { "bit\($0.bit)->\($0.value)" }.joined(separator: " "))" }
                 if let s = r.sign { text += " sign +\(s.positive) -\(s.negative) 0:\(s.zero)" }
                 if !r.sentinels.isEmpty { text += " null if \(r.sentinels.map { String($0, radix: 16) }.joined(separator: "/"))" }

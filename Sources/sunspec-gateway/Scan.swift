@@ -95,7 +95,8 @@ struct Scan: AsyncParsableCommand {
         var registers = VendorRegisters()
         for block in profile.readPlan(maxRegisters: maxRegisters) {
             do {
-                let values = try await modbus.read(unit: unitID, address: block.start, count: block.count, kind: block.function == .holding ? .holding : .input)
+                let values = try await modbus.read(
+                    unit: unitID, address: block.start, count: block.count, kind: block.function == .holding ? .holding : .input)
                 let b = RegisterImage.Block(start: block.start, registers: values)
                 if block.function == .holding { registers.holding.insert(b) } else { registers.input.insert(b) }
             } catch {
@@ -106,7 +107,8 @@ struct Scan: AsyncParsableCommand {
         let name = device ?? "\(link.endpoint)#\(unitID)"
         let captured = Timestamp.format(Date())
         if let dump {
-            let capture = Capture(device: name, unit: unitID, captured: captured, image: registers.holding, inputImage: registers.input, location: dump)
+            let capture = Capture(
+                device: name, unit: unitID, captured: captured, image: registers.holding, inputImage: registers.input, location: dump)
             do {
                 try (CaptureJSON.encode(capture) + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
             } catch {
@@ -116,7 +118,9 @@ struct Scan: AsyncParsableCommand {
         }
         let mapped = ProfileMapper(profile: profile).map(registers)
         let decoded = try DeviceDecoder.decode(mapped.image, base: ProfileMapper.base).adding(errors: mapped.errors)
-        print("unit \(unitID) at \(link.endpoint) through profile \(profile.name): models \(decoded.models.map { String($0.model.id) }.joined(separator: ", "))")
+        print(
+            "unit \(unitID) at \(link.endpoint) through profile \(profile.name): models \(decoded.models.map { String($0.model.id) }.joined(separator: ", "))"
+        )
         if read || json {
             var buffer = JSONBuffer()
             for instance in decoded.models {

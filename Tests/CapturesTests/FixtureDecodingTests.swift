@@ -1,6 +1,6 @@
-import Testing
 import Captures
 import SunSpec
+import Testing
 
 @Suite("Decoding the fixtures")
 struct FixtureDecodingTests {
@@ -36,10 +36,12 @@ struct FixtureDecodingTests {
         }
     }
 
-    @Test("the same device in every format decodes to the same values", arguments: [
-        ("battery-inverter.csv", CaptureFormat.csv), ("battery-inverter.mbpoll.txt", .mbpoll),
-        ("battery-inverter.mbpoll-hex.txt", .mbpoll), ("battery-inverter.pysunspec2.json", .pysunspec2),
-    ])
+    @Test(
+        "the same device in every format decodes to the same values",
+        arguments: [
+            ("battery-inverter.csv", CaptureFormat.csv), ("battery-inverter.mbpoll.txt", .mbpoll),
+            ("battery-inverter.mbpoll-hex.txt", .mbpoll), ("battery-inverter.pysunspec2.json", .pysunspec2),
+        ])
     func formats(file: String, format: CaptureFormat) throws {
         let bytes = try fixture(file)
         #expect(CaptureFormat.detect(bytes) == format)
@@ -74,12 +76,17 @@ struct FixtureDecodingTests {
         }
     }
 
-    @Test("real devices: holes, short models, vendor models; the chain is walked to its end", arguments: [
-        ("real/solaredge-2019-10-01.json", [1, 101]),
-        ("real/fimer-pvs-2024-07-22.json", [1, 103, 120, 121, 122, 123, 126, 127, 129, 130, 132, 135, 136, 139, 140, 145, 160, 65230, 65232]),
-        ("real/sma-sunny-boy-3.6-2025-04-10.json", [1, 11, 12, 101, 120, 121, 122, 123, 124, 126, 127, 128, 131, 132, 160, 129, 130]),
-        ("real/der-emulator-2025.json", [1, 701, 702, 703, 704, 705, 706, 707, 708, 709, 710, 711, 712, 713, 714, 64412]),
-    ])
+    @Test(
+        "real devices: holes, short models, vendor models; the chain is walked to its end",
+        arguments: [
+            ("real/solaredge-2019-10-01.json", [1, 101]),
+            (
+                "real/fimer-pvs-2024-07-22.json",
+                [1, 103, 120, 121, 122, 123, 126, 127, 129, 130, 132, 135, 136, 139, 140, 145, 160, 65230, 65232]
+            ),
+            ("real/sma-sunny-boy-3.6-2025-04-10.json", [1, 11, 12, 101, 120, 121, 122, 123, 124, 126, 127, 128, 131, 132, 160, 129, 130]),
+            ("real/der-emulator-2025.json", [1, 701, 702, 703, 704, 705, 706, 707, 708, 709, 710, 711, 712, 713, 714, 64412]),
+        ])
     func realDevices(file: String, ids: [Int]) throws {
         let device = try DeviceDecoder.decode(try #require(captures(try fixture(file)).first).image)
         #expect(device.models.map(\.model.id) == ids)

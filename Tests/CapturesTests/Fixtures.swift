@@ -1,7 +1,7 @@
-import Foundation
-import Testing
 import Captures
+import Foundation
 import SunSpec
+import Testing
 
 /// The repository's Fixtures folder.
 let fixturesURL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,6 +1,6 @@
-import Testing
 import Captures
 import SunSpec
+import Testing
 
 @Suite("Capture readers: formats and bad input")
 struct ReaderErrorTests {
@@ -36,49 +36,67 @@ struct ReaderErrorTests {
         #expect(capture.image.value(at: 12) == 3)
     }
 
-    @Test("bad input names the file and the line or offset", arguments: [
-        (#"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":1,"registers":[1,2"#, "in.txt: offset 87: expected ',' or ']'"),
-        (#"{"format":"sunspec-gateway/registers","version":2,"blocks":[]}"#, "in.txt: capture version 2 is not supported"),
-        (#"{"format":"other","version":1,"blocks":[]}"#, "in.txt: format is 'other'"),
-        (#"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":1,"registers":[1,70000]}]}"#,
-         "in.txt: offset 86: blocks[0].registers[1]: 70000 is not a 16-bit register value"),
-        (#"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":65535,"registers":[1,2]}]}"#,
-         "in.txt: blocks[0]: start 65535 with 2 registers is outside 0...65535"),
-        (#"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":"x","registers":[]}]}"#,
-         "in.txt: offset 69: blocks[0].start: expected an integer"),
-        (#"{"format":"sunspec-gateway/registers","version":1}"#, "in.txt: missing key 'blocks'"),
-        ("[40001]: \t21365\n[40002]: \tbanana\n", "in.txt:2: 'banana' is not a 16-bit register value"),
-        ("[0]: \t1\n", "in.txt:1: reference 0 is outside the 1-based register range"),
-        ("address,value\n40000,1\nx,2\n", "in.txt:3: address 'x' is not a number"),
-        ("40000,99999\n", "in.txt:1: '99999' is not a 16-bit register value"),
-        ("40000\n", "in.txt:1: expected 'address,value'"),
-        ("", "in.txt: no 'address,value' lines"),
-        (#"{"name":"x","models":[{"ID":802,"L":62,"SoC":"high"}]}"#, "in.txt: models[0]: model 802: point SoC: string(\"high\") is not a valid uint16"),
-        (#"{"name":"x","models":[{"L":62}]}"#, "in.txt: models[0]: missing or invalid 'ID'"),
-        (#"{"name":"x","models":3}"#, "in.txt: not a pysunspec2 device"),
-        (#"{"name":"x"}"#, "in.txt: missing key 'format'"),
-    ])
+    @Test(
+        "bad input names the file and the line or offset",
+        arguments: [
+            (
+                #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":1,"registers":[1,2"#,
+                "in.txt: offset 87: expected ',' or ']'"
+            ),
+            (#"{"format":"sunspec-gateway/registers","version":2,"blocks":[]}"#, "in.txt: capture version 2 is not supported"),
+            (#"{"format":"other","version":1,"blocks":[]}"#, "in.txt: format is 'other'"),
+            (
+                #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":1,"registers":[1,70000]}]}"#,
+                "in.txt: offset 86: blocks[0].registers[1]: 70000 is not a 16-bit register value"
+            ),
+            (
+                #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":65535,"registers":[1,2]}]}"#,
+                "in.txt: blocks[0]: start 65535 with 2 registers is outside 0...65535"
+            ),
+            (
+                #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":"x","registers":[]}]}"#,
+                "in.txt: offset 69: blocks[0].start: expected an integer"
+            ),
+            (#"{"format":"sunspec-gateway/registers","version":1}"#, "in.txt: missing key 'blocks'"),
+            ("[40001]: \t21365\n[40002]: \tbanana\n", "in.txt:2: 'banana' is not a 16-bit register value"),
+            ("[0]: \t1\n", "in.txt:1: reference 0 is outside the 1-based register range"),
+            ("address,value\n40000,1\nx,2\n", "in.txt:3: address 'x' is not a number"),
+            ("40000,99999\n", "in.txt:1: '99999' is not a 16-bit register value"),
+            ("40000\n", "in.txt:1: expected 'address,value'"),
+            ("", "in.txt: no 'address,value' lines"),
+            (
+                #"{"name":"x","models":[{"ID":802,"L":62,"SoC":"high"}]}"#,
+                "in.txt: models[0]: model 802: point SoC: string(\"high\") is not a valid uint16"
+            ),
+            (#"{"name":"x","models":[{"L":62}]}"#, "in.txt: models[0]: missing or invalid 'ID'"),
+            (#"{"name":"x","models":3}"#, "in.txt: not a pysunspec2 device"),
+            (#"{"name":"x"}"#, "in.txt: missing key 'format'"),
+        ])
     func badInput(text: String, expected: String) {
         let found = errors(text)
         #expect(found.count == 1)
         #expect(found.first?.hasPrefix(expected) == true, "\(found)")
     }
 
-    @Test("capture times become UTC RFC 3339 with milliseconds", arguments: [
-        ("2026-11-29T05:40:00.123Z", "2026-11-29T05:40:00.123Z"), ("2026-11-29T05:40:00Z", "2026-11-29T05:40:00.000Z"),
-        ("2026-11-29T06:40:00.5+01:00", "2026-11-29T05:40:00.500Z"), ("2026-11-29 05:40:00Z", "2026-11-29T05:40:00.000Z"),
-    ])
+    @Test(
+        "capture times become UTC RFC 3339 with milliseconds",
+        arguments: [
+            ("2026-11-29T05:40:00.123Z", "2026-11-29T05:40:00.123Z"), ("2026-11-29T05:40:00Z", "2026-11-29T05:40:00.000Z"),
+            ("2026-11-29T06:40:00.5+01:00", "2026-11-29T05:40:00.500Z"), ("2026-11-29 05:40:00Z", "2026-11-29T05:40:00.000Z"),
+        ])
     func timestamps(text: String, expected: String) throws {
         let json = #"{"format":"sunspec-gateway/registers","version":1,"captured":"\#(text)","blocks":[]}"#
         #expect(captures(Array(json.utf8)).first?.captured == expected)
-        #expect(errors(#"{"format":"sunspec-gateway/registers","version":1,"captured":"yesterday","blocks":[]}"#)
-            == ["in.txt: captured: 'yesterday' is not an RFC 3339 date-time"])
+        #expect(
+            errors(#"{"format":"sunspec-gateway/registers","version":1,"captured":"yesterday","blocks":[]}"#)
+                == ["in.txt: captured: 'yesterday' is not an RFC 3339 date-time"])
     }
 
     @Test("a bad line in a .jsonl is reported with its line; the other lines still decode")
     func jsonlBadLine() {
         let good = #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":0,"registers":[21365,28243,65535,0]}]}"#
-        let text = [good, #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":0,"registers":[1,x]}]}"#, "", good].joined(separator: "\n")
+        let text = [good, #"{"format":"sunspec-gateway/registers","version":1,"blocks":[{"start":0,"registers":[1,x]}]}"#, "", good].joined(
+            separator: "\n")
         var seen: [String] = []
         let errors = CaptureReader.read(Array(text.utf8), name: "h.jsonl") { seen.append($0.location) }
         #expect(seen == ["h.jsonl:1", "h.jsonl:4"])

@@ -26,7 +26,9 @@ struct DecodeCommandTests {
         let named = try await CLI.run(["decode", "--device", "rack-3", "Fixtures/legacy-storage.json"])
         #expect(named.status == 0)
         #expect(named.lines.allSatisfy { $0.contains(#""device":"rack-3""#) })
-        let mbpoll = try await CLI.run(["decode", "--format", "mbpoll", "--zero-based", "--base", "50000", "Fixtures/legacy-storage.mbpoll0.txt"])
+        let mbpoll = try await CLI.run([
+            "decode", "--format", "mbpoll", "--zero-based", "--base", "50000", "Fixtures/legacy-storage.mbpoll0.txt",
+        ])
         #expect(mbpoll.status == 0)
         #expect(mbpoll.lines.count == 7)
         #expect(mbpoll.lines.first?.contains(#""device":"legacy-storage.mbpoll0""#) == true)
@@ -65,7 +67,9 @@ struct DecodeCommandTests {
         let history = try String(contentsOf: CLI.repository.appendingPathComponent("Fixtures/history.jsonl"), encoding: .utf8)
         let good = String(try #require(history.split(separator: "\n").first))
         let file = dir.appendingPathComponent("mixed.jsonl")
-        try (good + "\n{\"format\":\"sunspec-gateway/registers\",\"version\":1,\"blocks\":[{\"start\":0,\"registers\":[1,x]}]}\n" + good + "\n")
+        try
+            (good + "\n{\"format\":\"sunspec-gateway/registers\",\"version\":1,\"blocks\":[{\"start\":0,\"registers\":[1,x]}]}\n" + good
+            + "\n")
             .write(to: file, atomically: true, encoding: .utf8)
         let result = try await CLI.run(["decode", file.path])
         #expect(result.status == 65)
@@ -86,7 +90,8 @@ struct DecodeCommandTests {
     func noEndMarker() async throws {
         let dir = try CLI.temporaryDirectory()
         let file = dir.appendingPathComponent("cut.json")
-        try #"{"format":"sunspec-gateway/registers","version":1,"device":"x","blocks":[{"start":40000,"registers":[21365,28243,713,7,1,2,3,4,5,65535,65535]}]}"#
+        try
+            #"{"format":"sunspec-gateway/registers","version":1,"device":"x","blocks":[{"start":40000,"registers":[21365,28243,713,7,1,2,3,4,5,65535,65535]}]}"#
             .write(to: file, atomically: true, encoding: .utf8)
         let result = try await CLI.run(["decode", file.path])
         #expect(result.status == 0)

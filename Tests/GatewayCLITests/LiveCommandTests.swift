@@ -26,7 +26,9 @@ struct LiveCommandTests {
         #expect(lines.filter { $0.contains(#""type":"reading""#) && $0.contains(#""model":802"#) }.count >= 2)
         #expect(result.stderr.contains("stream: "))
         // The temporary socket is gone.
-        let path = result.stderr.split(separator: "\n").first { $0.hasPrefix("stream: ") }.map { String($0.dropFirst(8).prefix { $0 != " " }) }
+        let path = result.stderr.split(separator: "\n").first { $0.hasPrefix("stream: ") }.map {
+            String($0.dropFirst(8).prefix { $0 != " " })
+        }
         #expect(path.map { !FileManager.default.fileExists(atPath: $0) } == true)
     }
 
@@ -44,7 +46,8 @@ struct LiveCommandTests {
         let scan = try await CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--unit", "1", "--json"])
         #expect(scan.status == 0)
         let report = try object(scan.stdout)
-        #expect((report["models"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [1, 103, 701, 124, 713, 802, 803, 804, 804, 804])
+        #expect(
+            (report["models"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } == [1, 103, 701, 124, 713, 802, 803, 804, 804, 804])
         #expect((report["transactions"] as? Int ?? 99) <= 12)
         let dump = try CLI.temporaryDirectory().appendingPathComponent("dump.json")
         let dumped = try await CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--dump", dump.path])

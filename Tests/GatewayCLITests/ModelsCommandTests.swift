@@ -25,10 +25,12 @@ struct ModelsCommandTests {
     @Test("--models loads vendor models and overrides built-in ones; a bad file names itself")
     func modelsDirectory() async throws {
         let dir = try CLI.temporaryDirectory()
-        try #"{"id":64999,"group":{"name":"acme_rack","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"Temp","type":"int16","size":1,"sf":-1,"units":"C"}]}}"#
+        try
+            #"{"id":64999,"group":{"name":"acme_rack","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"Temp","type":"int16","size":1,"sf":-1,"units":"C"}]}}"#
             .write(to: dir.appendingPathComponent("model_64999.json"), atomically: true, encoding: .utf8)
         let capture = try CLI.temporaryDirectory().appendingPathComponent("c.json")
-        try #"{"format":"sunspec-gateway/registers","version":1,"device":"r","blocks":[{"start":0,"registers":[21365,28243,64999,1,235,65535,0]}]}"#
+        try
+            #"{"format":"sunspec-gateway/registers","version":1,"device":"r","blocks":[{"start":0,"registers":[21365,28243,64999,1,235,65535,0]}]}"#
             .write(to: capture, atomically: true, encoding: .utf8)
         let result = try await CLI.run(["decode", "--models", dir.path, capture.path])
         #expect(result.status == 0)
@@ -36,7 +38,8 @@ struct ModelsCommandTests {
         let without = try await CLI.run(["decode", capture.path])
         #expect(without.stdout.contains(#""values":null,"raw":[235]"#))
 
-        try "{\"id\": 1, \"group\": {\"name\": \"x\"".write(to: dir.appendingPathComponent("broken.json"), atomically: true, encoding: .utf8)
+        try "{\"id\": 1, \"group\": {\"name\": \"x\"".write(
+            to: dir.appendingPathComponent("broken.json"), atomically: true, encoding: .utf8)
         let bad = try await CLI.run(["decode", "--models", dir.path, capture.path])
         #expect(bad.status == 65)
         #expect(bad.stderr.hasPrefix("\(dir.path)/broken.json: offset "))
@@ -48,8 +51,9 @@ struct ModelsCommandTests {
         let dir = try CLI.temporaryDirectory()
         let copy = dir.appendingPathComponent("sunspec-gateway")
         try FileManager.default.copyItem(at: CLI.binary, to: copy)
-        try FileManager.default.copyItem(at: CLI.repository.appendingPathComponent("Fixtures/legacy-storage.json"),
-                                         to: dir.appendingPathComponent("l.json"))
+        try FileManager.default.copyItem(
+            at: CLI.repository.appendingPathComponent("Fixtures/legacy-storage.json"),
+            to: dir.appendingPathComponent("l.json"))
         let list = try await CLI.run(["models"], executable: copy, in: dir)
         #expect(list.lines.last == "112 models (built-in: pysunspec2 1.3.7)")
         let decoded = try await CLI.run(["decode", "l.json"], executable: copy, in: dir)
@@ -67,7 +71,8 @@ struct ProfileCommandTests {
         #expect(ok.stdout.hasPrefix("Profiles/sungrow-sh.yaml: ok: profile sungrow-sh"))
         let dir = try CLI.temporaryDirectory()
         let bad = dir.appendingPathComponent("bad.yaml")
-        try "profile: x\nvendor: A\nproduct: B\nsource: C\nmodels:\n  802:\n    SoC: {address: 1, type: u16, scale: 0.1}\n".write(to: bad, atomically: true, encoding: .utf8)
+        try "profile: x\nvendor: A\nproduct: B\nsource: C\nmodels:\n  802:\n    SoC: {address: 1, type: u16, scale: 0.1}\n".write(
+            to: bad, atomically: true, encoding: .utf8)
         let result = try await CLI.run(["profile", "check", bad.path])
         #expect(result.status == 78)
         #expect(result.stderr.hasPrefix("\(bad.path):7: models.802.AHRtg: missing mandatory point"))

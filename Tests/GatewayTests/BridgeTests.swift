@@ -17,7 +17,8 @@ struct BridgeTests {
         _ = CaptureReader.read(bytes, name: "sungrow") { capture = $0 }
         let vendor = try #require(capture)
         let device = CaptureDevices([1: vendor.image], inputs: [1: vendor.inputImage])
-        let profile = try Profile.load(path: fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/sungrow-sh.yaml").path)
+        let profile = try Profile.load(
+            path: fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/sungrow-sh.yaml").path)
         let config = DeviceConfig(
             name: "sungrow", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(100), profile: profile, exportUnit: 1)
         var logger = Logger(label: "test")
@@ -54,14 +55,14 @@ struct BridgeTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try """
-            profile: bad
-            vendor: A
-            product: B
-            source: C
-            models:
-              802:
-                SoC: {address: 1, type: u99}
-            """.write(to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
+        profile: bad
+        vendor: A
+        product: B
+        source: C
+        models:
+          802:
+            SoC: {address: 1, type: u99}
+        """.write(to: dir.appendingPathComponent("bad.yaml"), atomically: true, encoding: .utf8)
         let source = fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/victron-gx-system.yaml")
         try FileManager.default.copyItem(at: source, to: dir.appendingPathComponent("victron.yaml"))
         let good = try GatewayConfig.parse(
@@ -74,7 +75,9 @@ struct BridgeTests {
         let bad = #expect(throws: ConfigError.self) {
             try GatewayConfig.parse("devices:\n  - {name: v, tcp: h, profile: bad.yaml}", file: dir.appendingPathComponent("g.yaml").path)
         }
-        #expect(bad?.description == "\(dir.path)/bad.yaml:7: models.802.SoC.type: 'u99' is not one of u16, s16, u32, s32, u64, s64, f32, f64, string")
+        #expect(
+            bad?.description
+                == "\(dir.path)/bad.yaml:7: models.802.SoC.type: 'u99' is not one of u16, s16, u32, s32, u64, s64, f32, f64, string")
     }
 }
 
@@ -82,7 +85,8 @@ struct BridgeTests {
 struct DemoEmbeddingTests {
     @Test("the embedded captures and profile are the repository's (scripts/embed_demo.py was run)")
     func inSync() throws {
-        let profile = try String(contentsOf: fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/sungrow-sh.yaml"), encoding: .utf8)
+        let profile = try String(
+            contentsOf: fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/sungrow-sh.yaml"), encoding: .utf8)
         #expect(DemoSystem.embeddedProfile == profile.trimmingCharacters(in: .newlines))
         let devices = DemoSystem.devices()
         #expect(devices.image(unit: 1) == (try fixtureImage("battery-inverter.json")))

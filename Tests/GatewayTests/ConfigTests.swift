@@ -33,22 +33,27 @@ struct ConfigTests {
         #expect(rack.models == [802, 804])
     }
 
-    @Test("mistakes name the file, line and key path", arguments: [
-        ("devices: []", "f.yaml:1: devices: expected a list of at least one device"),
-        ("socket: {path: /x}", "f.yaml:1: devices: missing: at least one device is needed"),
-        ("devices:\n  - {name: a, tcp: \"h:502\", interval: 5x}", "f.yaml:2: devices[0].interval: '5x' is not a duration (1s, 500ms, 2m)"),
-        ("devices:\n  - {name: a}", "f.yaml:2: devices[0]: needs tcp: HOST[:PORT] or rtu: {port: ...}"),
-        ("devices:\n  - {name: a, tcp: h, rtu: {port: /dev/x}}", "f.yaml:2: devices[0]: has both tcp and rtu: give one"),
-        ("devices:\n  - name: a\n    rtu: {port: /dev/x, baud: fast}", "f.yaml:3: devices[0].rtu.baud: expected an integer"),
-        ("devices:\n  - name: a\n    rtu: {port: /dev/x, parity: X}", "f.yaml:3: devices[0].rtu.parity: 'X' is not N, E or O"),
-        ("devices:\n  - {name: a, tcp: h, max_registers: 200}", "f.yaml:2: devices[0].max_registers: 200 is outside 1...125"),
-        ("devices:\n  - {name: a, tcp: h, unit: 300}", "f.yaml:2: devices[0].unit: 300 is outside 0...255"),
-        ("devices:\n  - {name: a, tcp: h}\n  - {name: a, tcp: g}", "f.yaml:3: devices[1].name: 'a' is used by another device"),
-        ("devices:\n  - {name: a, tcp: h, intervall: 1s}", "f.yaml:2: devices[0].intervall: unknown key"),
-        ("socket: {mode: rw}\ndevices:\n  - {name: a, tcp: h}", "f.yaml:1: socket.mode: 'rw' is not an octal file mode"),
-        ("devices:\n  - {name: a, tcp: h, models: [802, 0]}", "f.yaml:2: devices[0].models[1]: 0 is outside 1...65534"),
-        ("devices: [", "f.yaml:2: not valid YAML"),
-    ])
+    @Test(
+        "mistakes name the file, line and key path",
+        arguments: [
+            ("devices: []", "f.yaml:1: devices: expected a list of at least one device"),
+            ("socket: {path: /x}", "f.yaml:1: devices: missing: at least one device is needed"),
+            (
+                "devices:\n  - {name: a, tcp: \"h:502\", interval: 5x}",
+                "f.yaml:2: devices[0].interval: '5x' is not a duration (1s, 500ms, 2m)"
+            ),
+            ("devices:\n  - {name: a}", "f.yaml:2: devices[0]: needs tcp: HOST[:PORT] or rtu: {port: ...}"),
+            ("devices:\n  - {name: a, tcp: h, rtu: {port: /dev/x}}", "f.yaml:2: devices[0]: has both tcp and rtu: give one"),
+            ("devices:\n  - name: a\n    rtu: {port: /dev/x, baud: fast}", "f.yaml:3: devices[0].rtu.baud: expected an integer"),
+            ("devices:\n  - name: a\n    rtu: {port: /dev/x, parity: X}", "f.yaml:3: devices[0].rtu.parity: 'X' is not N, E or O"),
+            ("devices:\n  - {name: a, tcp: h, max_registers: 200}", "f.yaml:2: devices[0].max_registers: 200 is outside 1...125"),
+            ("devices:\n  - {name: a, tcp: h, unit: 300}", "f.yaml:2: devices[0].unit: 300 is outside 0...255"),
+            ("devices:\n  - {name: a, tcp: h}\n  - {name: a, tcp: g}", "f.yaml:3: devices[1].name: 'a' is used by another device"),
+            ("devices:\n  - {name: a, tcp: h, intervall: 1s}", "f.yaml:2: devices[0].intervall: unknown key"),
+            ("socket: {mode: rw}\ndevices:\n  - {name: a, tcp: h}", "f.yaml:1: socket.mode: 'rw' is not an octal file mode"),
+            ("devices:\n  - {name: a, tcp: h, models: [802, 0]}", "f.yaml:2: devices[0].models[1]: 0 is outside 1...65534"),
+            ("devices: [", "f.yaml:2: not valid YAML"),
+        ])
     func mistakes(yaml: String, expected: String) {
         let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
         #expect(error?.description.hasPrefix(expected) == true, "\(error?.description ?? "")")

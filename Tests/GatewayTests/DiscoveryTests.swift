@@ -38,7 +38,9 @@ struct DiscoveryTests {
 
     @Test("real devices: SolarEdge's short model 1, Fimer's vendor models, the DER emulator")
     func realDevices() async throws {
-        for (file, count) in [("real/solaredge-2019-10-01.json", 2), ("real/fimer-pvs-2024-07-22.json", 19), ("real/der-emulator-2025.json", 16)] {
+        for (file, count) in [
+            ("real/solaredge-2019-10-01.json", 2), ("real/fimer-pvs-2024-07-22.json", 19), ("real/der-emulator-2025.json", 16),
+        ] {
             let image = try fixtureImage(file)
             let (map, transactions) = try await discover(image)
             #expect(map.models.count == count, "\(file)")
@@ -83,7 +85,10 @@ struct DiscoveryTests {
     func noMap() async throws {
         let reader = InProcessReader(CaptureDevices([1: RegisterImage(blocks: [.init(start: 0, registers: [1, 2, 3])])]))
         let error = await #expect(throws: DiscoveryError.self) { try await Discovery(reader: reader, unit: 1).run() }
-        #expect(error?.message == "unit 1: no SunSpec map (40000: exception 2; 0: exception 2; 50000: exception 2; 40001: exception 2; 1: exception 2; 50001: exception 2)")
+        #expect(
+            error?.message
+                == "unit 1: no SunSpec map (40000: exception 2; 0: exception 2; 50000: exception 2; 40001: exception 2; 1: exception 2; 50001: exception 2)"
+        )
     }
 }
 

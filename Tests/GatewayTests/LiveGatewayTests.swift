@@ -14,13 +14,17 @@ struct RunningGateway {
     let path: String
     let hub: Hub
 
-    static func start(devices: [DeviceConfig], readers: [String: any RegisterReader], bufferLimit: Int = 4 << 20) async throws -> RunningGateway {
+    static func start(
+        devices: [DeviceConfig], readers: [String: any RegisterReader], bufferLimit: Int = 4 << 20
+    ) async throws -> RunningGateway {
         let path = temporarySocketPath()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let hub = Hub(devices: devices.map(\.name))
         let ready = Mutex(false)
-        let stream = StreamServer(path: path, mode: 0o660, bufferLimit: bufferLimit, hub: hub, logger: logger) { ready.withLock { $0 = true } }
+        let stream = StreamServer(path: path, mode: 0o660, bufferLimit: bufferLimit, hub: hub, logger: logger) {
+            ready.withLock { $0 = true }
+        }
         let engine = Engine(devices: devices, readers: readers, hub: hub, logger: logger)
         let group = ServiceGroup(services: [stream, engine], logger: logger)
         let task = Task { try await group.run() }
@@ -60,7 +64,8 @@ struct LiveGatewayTests {
         let changed = try #require(client.line { $0.contains("\"model\":802") && $0.contains("\"SoC\":50,") })
         #expect(json(changed)["ts"] as? String != nil)
         // Model 1 is static: read at discovery only.
-        #expect(client.line(where: { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":1,") }, timeout: .milliseconds(600)) == nil)
+        #expect(
+            client.line(where: { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":1,") }, timeout: .milliseconds(600)) == nil)
         await gateway.stop()
         #expect(client.closed())
         #expect(!FileManager.default.fileExists(atPath: gateway.path))
@@ -86,7 +91,8 @@ struct LiveGatewayTests {
     @Test("a subscriber that does not read is disconnected; the others and polling go on")
     func slowSubscriber() async throws {
         let config = DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(20))
-        let gateway = try await RunningGateway.start(devices: [config], readers: ["bess-1": InProcessReader(try battery())], bufferLimit: 64 << 10)
+        let gateway = try await RunningGateway.start(
+            devices: [config], readers: ["bess-1": InProcessReader(try battery())], bufferLimit: 64 << 10)
         let slow = try #require(StreamClient(path: gateway.path))
         let fast = try #require(StreamClient(path: gateway.path))
         var count = 0
@@ -166,7 +172,9 @@ struct LiveGatewayTests {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
         close(fd)
         #expect(FileManager.default.fileExists(atPath: first.path))
         let third = StreamServer(path: first.path, hub: Hub(devices: []), logger: logger)

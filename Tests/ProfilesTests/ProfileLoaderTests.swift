@@ -57,22 +57,31 @@ struct ProfileLoaderTests {
 
     @Test("documented 1-based numbers are converted to protocol addresses")
     func documentNumbers() throws {
-        let profile = try Profile.parse(profileYAML().replacingOccurrences(of: "SoC: {address: 104,", with: "SoC: {doc: 105,"), file: "p.yaml")
+        let profile = try Profile.parse(
+            profileYAML().replacingOccurrences(of: "SoC: {address: 104,", with: "SoC: {doc: 105,"), file: "p.yaml")
         guard case .register(let soc)? = profile.models[0].points["SoC"] else { return }
         #expect(soc.address == 104)
     }
 
-    @Test("each kind of mistake is named with file, line and key", arguments: [
-        ("  9999: {}", "models.9999: unknown model 9999"),
-        ("    SoCC: {address: 1, type: u16}", "models.802.SoCC: unknown point of model 802 (battery)"),
-        ("    SoC_SF: -1", "models.802.SoC_SF: scale factors are chosen by the gateway; map the values they scale"),
-        ("    DoD: {address: 120, type: u17}", "models.802.DoD.type: 'u17' is not one of u16, s16, u32, s32, u64, s64, f32, f64, string"),
-        ("    NCyc: {address: 104, type: u32}", "models.802.NCyc: registers 104...105 (u32) overlap models.802.SoC at 104...104 (u16)"),
-        ("    Hb: 70000", "models.802.Hb: 70000.0 cannot be held by Hb, a uint16"),
-        ("    DoD: {address: 120}", "models.802.DoD.type: missing (u16, s16, u32, s32, u64, s64, f32, f64, string)"),
-        ("    ChaSt: {address: 121, type: u16, map: {1: 70000}}", "models.802.ChaSt.map.1: 70000.0 cannot be held by ChaSt, a enum16"),
-        ("    Typ: {address: 122, type: u16, scale: 0.1}", "models.802.Typ: Typ is a enum16: its value must be a whole vendor value, or come from map, flags or sign"),
-    ])
+    @Test(
+        "each kind of mistake is named with file, line and key",
+        arguments: [
+            ("  9999: {}", "models.9999: unknown model 9999"),
+            ("    SoCC: {address: 1, type: u16}", "models.802.SoCC: unknown point of model 802 (battery)"),
+            ("    SoC_SF: -1", "models.802.SoC_SF: scale factors are chosen by the gateway; map the values they scale"),
+            (
+                "    DoD: {address: 120, type: u17}",
+                "models.802.DoD.type: 'u17' is not one of u16, s16, u32, s32, u64, s64, f32, f64, string"
+            ),
+            ("    NCyc: {address: 104, type: u32}", "models.802.NCyc: registers 104...105 (u32) overlap models.802.SoC at 104...104 (u16)"),
+            ("    Hb: 70000", "models.802.Hb: 70000.0 cannot be held by Hb, a uint16"),
+            ("    DoD: {address: 120}", "models.802.DoD.type: missing (u16, s16, u32, s32, u64, s64, f32, f64, string)"),
+            ("    ChaSt: {address: 121, type: u16, map: {1: 70000}}", "models.802.ChaSt.map.1: 70000.0 cannot be held by ChaSt, a enum16"),
+            (
+                "    Typ: {address: 122, type: u16, scale: 0.1}",
+                "models.802.Typ: Typ is a enum16: its value must be a whole vendor value, or come from map, flags or sign"
+            ),
+        ])
     func mistakes(extra: String, expected: String) {
         var yaml = profileYAML()
         // A point given again replaces the valid source rather than repeating the key.
@@ -90,12 +99,16 @@ struct ProfileLoaderTests {
     func missingMandatory() {
         let yaml = profileYAML().replacingOccurrences(of: "    AHRtg: null\n", with: "")
         let error = #expect(throws: ProfileError.self) { try Profile.parse(yaml, file: "p.yaml") }
-        #expect(error?.description.contains("models.802.AHRtg: missing mandatory point (map it, or write 'AHRtg: null'") == true, "\(error?.description ?? "")")
+        #expect(
+            error?.description.contains("models.802.AHRtg: missing mandatory point (map it, or write 'AHRtg: null'") == true,
+            "\(error?.description ?? "")")
     }
 
     @Test("unknown keys and bad defaults are errors")
     func badKeys() {
-        let unknown = #expect(throws: ProfileError.self) { try Profile.parse(profileYAML().replacingOccurrences(of: "vendor:", with: "vendr:"), file: "p.yaml") }
+        let unknown = #expect(throws: ProfileError.self) {
+            try Profile.parse(profileYAML().replacingOccurrences(of: "vendor:", with: "vendr:"), file: "p.yaml")
+        }
         #expect(unknown?.description.hasPrefix("p.yaml:2: vendr: unknown key") == true)
         let order = #expect(throws: ProfileError.self) { try Profile.parse(profileYAML(defaults: "  word_order: middle"), file: "p.yaml") }
         #expect(order?.description.contains("defaults.word_order: 'middle' is not high_first or low_first") == true)

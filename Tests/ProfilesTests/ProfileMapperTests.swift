@@ -7,14 +7,14 @@ struct ProfileMapperTests {
     /// Vendor registers for `profileYAML()`.
     func registers(power: Int32 = -2500, soc: UInt16 = 653, state: UInt16 = 2) -> VendorRegisters {
         var regs = [UInt16](repeating: 0, count: 20)
-        regs[0] = 0; regs[1] = 13500                         // WHRtg u32 = 13500 Wh
-        regs[2] = 500; regs[3] = 500                         // W(Dis)ChaRteMax x10 = 5000 W
-        regs[4] = soc                                        // SoC x0.1
-        regs[5] = state                                      // State
-        regs[6] = 0b10                                       // alarms: bit 1
-        regs[7] = 0; regs[8] = 0x0102                        // EvtVnd1
-        regs[9] = 5123                                       // V x0.1
-        regs[10] = UInt16(bitPattern: -48)                   // A x0.1, inverted
+        regs[0] = 0; regs[1] = 13500  // WHRtg u32 = 13500 Wh
+        regs[2] = 500; regs[3] = 500  // W(Dis)ChaRteMax x10 = 5000 W
+        regs[4] = soc  // SoC x0.1
+        regs[5] = state  // State
+        regs[6] = 0b10  // alarms: bit 1
+        regs[7] = 0; regs[8] = 0x0102  // EvtVnd1
+        regs[9] = 5123  // V x0.1
+        regs[10] = UInt16(bitPattern: -48)  // A x0.1, inverted
         let p = UInt32(bitPattern: power)
         regs[11] = UInt16(p >> 16); regs[12] = UInt16(p & 0xFFFF)  // W s32, inverted
         return VendorRegisters(holding: RegisterImage(blocks: [.init(start: 100, registers: regs)]))
@@ -57,7 +57,8 @@ struct ProfileMapperTests {
 
     @Test("a value too large for the chosen type raises the scale factor rather than losing it")
     func range() throws {
-        let yaml = profileYAML().replacingOccurrences(of: "WHRtg: {address: 100, type: u32, scale: 1}", with: "WHRtg: {address: 100, type: u32, scale: 1}")
+        let yaml = profileYAML().replacingOccurrences(
+            of: "WHRtg: {address: 100, type: u32, scale: 1}", with: "WHRtg: {address: 100, type: u32, scale: 1}")
         let profile = try Profile.parse(yaml, file: "p.yaml")
         var regs = registers()
         regs.holding.insert(.init(start: 100, registers: [0x0001, 0x86A0]))  // 100,000 Wh: beyond uint16
@@ -78,7 +79,8 @@ struct ProfileMapperTests {
 
     @Test("word order and floats: low word first, float32")
     func wordOrder() throws {
-        let yaml = profileYAML().replacingOccurrences(of: "V: {address: 109, type: u16, scale: 0.1}", with: "V: {address: 130, type: f32, word_order: low_first, precision: -1}")
+        let yaml = profileYAML().replacingOccurrences(
+            of: "V: {address: 109, type: u16, scale: 0.1}", with: "V: {address: 130, type: f32, word_order: low_first, precision: -1}")
         let profile = try Profile.parse(yaml, file: "p.yaml")
         var regs = registers()
         let bits = Float(512.25).bitPattern

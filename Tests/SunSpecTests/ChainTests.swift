@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SunSpec
 
 @Suite("Walking the SunSpec chain")
@@ -54,8 +55,10 @@ struct ChainTests {
         #expect(unknown.raw == [1, 2, 0xFFFF])
         var buffer = JSONBuffer()
         ReadingRecord.append(device.models[0], device: "d", timestamp: nil, to: &buffer)
-        #expect(String(decoding: buffer.bytes, as: UTF8.self)
-            == #"{"type":"reading","device":"d","ts":null,"model":65230,"name":null,"index":0,"addr":40002,"len":3,"values":null,"raw":[1,2,65535]}"# + "\n")
+        #expect(
+            String(decoding: buffer.bytes, as: UTF8.self)
+                == #"{"type":"reading","device":"d","ts":null,"model":65230,"name":null,"index":0,"addr":40002,"len":3,"values":null,"raw":[1,2,65535]}"#
+                + "\n")
     }
 
     @Test("no SunS marker anywhere is an error")

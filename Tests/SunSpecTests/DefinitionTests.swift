@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SunSpec
 
 @Suite("Model definitions")
@@ -60,14 +61,32 @@ struct DefinitionTests {
     @Test("a malformed definition names the problem")
     func malformed() {
         let cases: [(String, String)] = [
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int99","size":1}]}}"#, "unknown type 'int99'"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int16","size":1,"sf":"Nope"}]}}"#, "scale factor 'Nope'"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int32","size":1}]}}"#, "size 1 does not fit type int32"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int16","size":1},{"name":"A","type":"int16","size":1}]}}"#, "defined twice"),
+            (
+                #"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int99","size":1}]}}"#,
+                "unknown type 'int99'"
+            ),
+            (
+                #"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int16","size":1,"sf":"Nope"}]}}"#,
+                "scale factor 'Nope'"
+            ),
+            (
+                #"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int32","size":1}]}}"#,
+                "size 1 does not fit type int32"
+            ),
+            (
+                #"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1},{"name":"A","type":"int16","size":1},{"name":"A","type":"int16","size":1}]}}"#,
+                "defined twice"
+            ),
             (#"{"id":9000}"#, "missing key 'group'"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int16","size":1}]}}"#, "the first two points must be ID and L"),
+            (
+                #"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"A","type":"int16","size":1}]}}"#,
+                "the first two points must be ID and L"
+            ),
             (#"{"id":9000,"group":"#, "offset 19: expected an object"),
-            (#"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1}],"groups":[{"name":"g","type":"group","count":"N","points":[]}]}}"#, "count point 'N'"),
+            (
+                #"{"id":9000,"group":{"name":"x","type":"group","points":[{"name":"ID","type":"uint16","size":1},{"name":"L","type":"uint16","size":1}],"groups":[{"name":"g","type":"group","count":"N","points":[]}]}}"#,
+                "count point 'N'"
+            ),
         ]
         for (json, expected) in cases {
             let error = #expect(throws: DefinitionError.self) {

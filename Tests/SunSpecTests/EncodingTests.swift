@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SunSpec
 
 @Suite("Encoding raw values into registers")

@@ -1,3 +1,5 @@
+import Testing
+
 @testable import SunSpec
 
 /// Registers of a model instance (ID, L, body) built from the definition's own encoder.
@@ -33,5 +35,3 @@ func json(_ value: PointValue) -> String {
     buffer.value(value)
     return String(decoding: buffer.bytes, as: UTF8.self)
 }
-
-import Testing

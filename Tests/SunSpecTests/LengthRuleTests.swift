@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SunSpec
 
 @Suite("The model length L rules over the definition")
@@ -77,9 +78,13 @@ struct LengthRuleTests {
     @Test("nested repeating groups: 705 curves of points")
     func nested() throws {
         func curve(_ c: Int) -> RawValue {
-            .object(["ActPt": .int(3), "Pt": .array((0..<3).map { p in .object(["V": .int(Int64(9000 + 100 * c + p)), "Var": .int(Int64(-p))]) })])
+            .object([
+                "ActPt": .int(3),
+                "Pt": .array((0..<3).map { p in .object(["V": .int(Int64(9000 + 100 * c + p)), "Var": .int(Int64(-p))]) }),
+            ])
         }
-        let regs = try registers(705, ["NPt": .int(3), "NCrv": .int(2), "V_SF": .int(-2), "DeptRef_SF": .int(0), "Crv": .array([curve(0), curve(1)])])
+        let regs = try registers(
+            705, ["NPt": .int(3), "NCrv": .int(2), "V_SF": .int(-2), "DeptRef_SF": .int(0), "Crv": .array([curve(0), curve(1)])])
         let model = try decode(705, regs)
         #expect(model.errors.isEmpty)
         let curves = try #require(model.values?.groups[0])

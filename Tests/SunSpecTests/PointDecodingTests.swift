@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SunSpec
 
 @Suite("Point types and not-implemented values")
@@ -34,15 +35,17 @@ struct PointDecodingTests {
         #expect(Self.value(.string, [0x4142, 0x4300]) == .string("ABC"))
     }
 
-    @Test("not-implemented values are null", arguments: [
-        (PointType.int16, [UInt16(0x8000)]), (.uint16, [0xFFFF]), (.count, [0xFFFF]), (.enum16, [0xFFFF]),
-        (.bitfield16, [0xFFFF]), (.acc16, [0]), (.sunssf, [0x8000]), (.pad, [0x1234]),
-        (.int32, [0x8000, 0]), (.uint32, [0xFFFF, 0xFFFF]), (.enum32, [0xFFFF, 0xFFFF]), (.bitfield32, [0xFFFF, 0xFFFF]),
-        (.acc32, [0, 0]), (.int64, [0x8000, 0, 0, 0]), (.uint64, [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]),
-        (.bitfield64, [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]), (.acc64, [0, 0, 0, 0]), (.float32, [0x7FC0, 0]),
-        (.float32, [0xFFC0, 1]), (.float64, [0x7FF8, 0, 0, 1]), (.string, [0x0041, 0x4200]), (.ipaddr, [0, 0]),
-        (.ipv6addr, [0, 0, 0, 0, 0, 0, 0, 0]), (.eui48, [0, 0xFFFF, 0xFFFF, 0xFFFF]),
-    ])
+    @Test(
+        "not-implemented values are null",
+        arguments: [
+            (PointType.int16, [UInt16(0x8000)]), (.uint16, [0xFFFF]), (.count, [0xFFFF]), (.enum16, [0xFFFF]),
+            (.bitfield16, [0xFFFF]), (.acc16, [0]), (.sunssf, [0x8000]), (.pad, [0x1234]),
+            (.int32, [0x8000, 0]), (.uint32, [0xFFFF, 0xFFFF]), (.enum32, [0xFFFF, 0xFFFF]), (.bitfield32, [0xFFFF, 0xFFFF]),
+            (.acc32, [0, 0]), (.int64, [0x8000, 0, 0, 0]), (.uint64, [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]),
+            (.bitfield64, [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]), (.acc64, [0, 0, 0, 0]), (.float32, [0x7FC0, 0]),
+            (.float32, [0xFFC0, 1]), (.float64, [0x7FF8, 0, 0, 1]), (.string, [0x0041, 0x4200]), (.ipaddr, [0, 0]),
+            (.ipv6addr, [0, 0, 0, 0, 0, 0, 0, 0]), (.eui48, [0, 0xFFFF, 0xFFFF, 0xFFFF]),
+        ])
     func notImplemented(type: PointType, regs: [UInt16]) {
         #expect(Self.value(type, regs) == .null)
     }

@@ -1,17 +1,25 @@
 import Testing
+
 @testable import SunSpec
 
 @Suite("Reading and meta records")
 struct RecordTests {
     @Test("a reading record has the documented shape")
     func readingShape() throws {
-        let regs = try registers(713, ["WHRtg": .int(100), "WHAvail": .int(675), "SoC": .int(675), "SoH": .int(98), "Sta": .int(1),
-                                       "WH_SF": .int(3), "Pct_SF": .int(-1)])
+        let regs = try registers(
+            713,
+            [
+                "WHRtg": .int(100), "WHAvail": .int(675), "SoC": .int(675), "SoH": .int(98), "Sta": .int(1),
+                "WH_SF": .int(3), "Pct_SF": .int(-1),
+            ])
         let device = try DeviceDecoder.decode(image([regs]))
         var buffer = JSONBuffer()
         ReadingRecord.append(device.models[0], device: "bess-1", timestamp: "2026-11-29T05:40:00.123Z", to: &buffer)
         let line = String(decoding: buffer.bytes, as: UTF8.self)
-        #expect(line == #"{"type":"reading","device":"bess-1","ts":"2026-11-29T05:40:00.123Z","model":713,"name":"DERStorageCapacity","index":0,"addr":40002,"len":7,"values":{"WHRtg":100000,"WHAvail":675000,"SoC":67.5,"SoH":9.8,"Sta":1}}"# + "\n")
+        #expect(
+            line
+                == #"{"type":"reading","device":"bess-1","ts":"2026-11-29T05:40:00.123Z","model":713,"name":"DERStorageCapacity","index":0,"addr":40002,"len":7,"values":{"WHRtg":100000,"WHAvail":675000,"SoC":67.5,"SoH":9.8,"Sta":1}}"#
+                + "\n")
     }
 
     @Test("strings are escaped as JSON")
@@ -27,8 +35,14 @@ struct RecordTests {
         var buffer = JSONBuffer()
         MetaRecord.append(device.models[0], device: "d", to: &buffer)
         let line = String(decoding: buffer.bytes, as: UTF8.self)
-        #expect(line.hasPrefix(#"{"type":"meta","device":"d","model":804,"name":"lithium_ion_string","index":0,"addr":40002,"label":"Lithium-Ion String Model","points":{"Idx":{"type":"uint16","units":null,"access":"R","label":"String Index"}"#), "\(line)")
-        #expect(line.contains(#""ConFail":{"type":"enum16","units":null,"access":"R","label":"Connection Failure Reason","symbols":{"0":"NO_FAILURE","1":"BUTTON_PUSHED""#), "\(line)")
+        #expect(
+            line.hasPrefix(
+                #"{"type":"meta","device":"d","model":804,"name":"lithium_ion_string","index":0,"addr":40002,"label":"Lithium-Ion String Model","points":{"Idx":{"type":"uint16","units":null,"access":"R","label":"String Index"}"#
+            ), "\(line)")
+        #expect(
+            line.contains(
+                #""ConFail":{"type":"enum16","units":null,"access":"R","label":"Connection Failure Reason","symbols":{"0":"NO_FAILURE","1":"BUTTON_PUSHED""#
+            ), "\(line)")
         #expect(line.contains(#""lithium_ion_string_module":{"ModNCell":{"#))
         #expect(!line.contains("SoC_SF"))
     }

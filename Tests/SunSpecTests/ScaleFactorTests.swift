@@ -1,13 +1,16 @@
 import Testing
+
 @testable import SunSpec
 
 @Suite("Scale factors and exact decimals")
 struct ScaleFactorTests {
-    @Test("exact decimal text", arguments: [
-        (Int64(553), -1, "55.3"), (553, 0, "553"), (553, 2, "55300"), (-5, -3, "-0.005"), (500, -3, "0.5"),
-        (5000, -2, "50"), (10, -3, "0.01"), (0, -2, "0"), (-32767, -10, "-0.0000032767"), (12345, -2, "123.45"),
-        (Int64.min + 1, 0, "-9223372036854775807"),
-    ])
+    @Test(
+        "exact decimal text",
+        arguments: [
+            (Int64(553), -1, "55.3"), (553, 0, "553"), (553, 2, "55300"), (-5, -3, "-0.005"), (500, -3, "0.5"),
+            (5000, -2, "50"), (10, -3, "0.01"), (0, -2, "0"), (-32767, -10, "-0.0000032767"), (12345, -2, "123.45"),
+            (Int64.min + 1, 0, "-9223372036854775807"),
+        ])
     func decimalText(raw: Int64, exponent: Int, text: String) {
         #expect(ExactDecimal(raw, exponent: exponent).description == text)
     }
@@ -37,9 +40,11 @@ struct ScaleFactorTests {
     @Test("a module point uses the top-level scale factor it names")
     func nestedScaleFactor() throws {
         let module: RawValue = .object(["ModNCell": .int(16), "ModSoC": .int(875), "ModCellVMax": .int(3345)])
-        let regs = try registers(804, [
-            "NMod": .int(1), "SoC_SF": .int(-1), "CellV_SF": .int(-3), "lithium_ion_string_module": .array([module]),
-        ])
+        let regs = try registers(
+            804,
+            [
+                "NMod": .int(1), "SoC_SF": .int(-1), "CellV_SF": .int(-3), "lithium_ion_string_module": .array([module]),
+            ])
         let model = try decode(804, regs)
         let line = readingLine(model)
         #expect(line.contains("\"ModSoC\":87.5"))

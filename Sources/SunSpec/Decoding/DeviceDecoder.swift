@@ -72,7 +72,9 @@ public enum DeviceDecoder {
     }
 
     /// Decodes every model on the chain starting at `base` (found as `findBase` does when nil).
-    public static func decode(_ image: RegisterImage, base: Int? = nil, catalog: ModelCatalog = .builtin) throws(ChainError) -> DecodedDevice {
+    public static func decode(
+        _ image: RegisterImage, base: Int? = nil, catalog: ModelCatalog = .builtin
+    ) throws(ChainError) -> DecodedDevice {
         let base = try findBase(in: image, base: base)
         var models: [ModelInstance] = []
         models.reserveCapacity(16)

@@ -63,7 +63,8 @@ public struct DecodedModel: Sendable {
     public func adding(errors more: [String]) -> DecodedModel {
         guard !more.isEmpty else { return self }
         return DecodedModel(
-            id: id, definition: definition, length: length, values: values, stored: stored, registers: registers, raw: raw, errors: errors + more)
+            id: id, definition: definition, length: length, values: values, stored: stored, registers: registers, raw: raw,
+            errors: errors + more)
     }
 
     /// The same model without its values (what a meta record needs: id, definition, length).

@@ -13,10 +13,12 @@ public enum ModelDecoder {
             context.points.reserveCapacity(definition.group.slots.count * 2)
             let values = context.decodeGroup(definition.group, offset: &offset)
             if context.truncated {
-                context.errors.append("L=\(length) is shorter than the \(offset - 2) registers the definition lays out; points past it are null")
+                context.errors.append(
+                    "L=\(length) is shorter than the \(offset - 2) registers the definition lays out; points past it are null")
             } else if offset < length + 2 {
                 context.errors.append(
-                    "L=\(length) is longer than the \(offset - 2) registers the definition lays out; the \(length + 2 - offset) after them are ignored")
+                    "L=\(length) is longer than the \(offset - 2) registers the definition lays out; the \(length + 2 - offset) after them are ignored"
+                )
             }
             if context.missingPoints > 0 {
                 context.errors.insert(
@@ -57,7 +59,9 @@ struct InstanceStarts {
     private(set) var count = 0
 
     mutating func append(_ start: Int) {
-        withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: start, toByteOffset: min(count, 7) * MemoryLayout<Int>.stride, as: Int.self) }
+        withUnsafeMutableBytes(of: &storage) {
+            $0.storeBytes(of: start, toByteOffset: min(count, 7) * MemoryLayout<Int>.stride, as: Int.self)
+        }
         count += 1
     }
 

@@ -10,12 +10,14 @@ extension GroupDefinition {
             guard case .point(let sfName, _) = points[i].scaleFactor else { continue }
             guard let ref = Self.find(sfName, in: chain) else {
                 throw DefinitionError(
-                    "model \(modelID): scale factor '\(sfName)' of point '\(name).\(points[i].name)' is not a point of its group or an enclosing one")
+                    "model \(modelID): scale factor '\(sfName)' of point '\(name).\(points[i].name)' is not a point of its group or an enclosing one"
+                )
             }
             let target = chain[ref.levelsUp].points[ref.index]
             guard target.type == .sunssf else {
                 throw DefinitionError(
-                    "model \(modelID): scale factor '\(sfName)' of point '\(name).\(points[i].name)' is a \(target.type.rawValue), not a sunssf")
+                    "model \(modelID): scale factor '\(sfName)' of point '\(name).\(points[i].name)' is a \(target.type.rawValue), not a sunssf"
+                )
             }
             points[i].scaleFactor = .point(sfName, reference: ref)
             slots[i].scale = .point(levelsUp: ref.levelsUp, offset: ref.offset)
@@ -23,7 +25,8 @@ extension GroupDefinition {
         if case .point(let countName) = count {
             // The count point lives in an enclosing group (the top level, in practice).
             guard let ref = Self.find(countName, in: Array(chain.dropFirst())) else {
-                throw DefinitionError("model \(modelID): count point '\(countName)' of group '\(name)' is not a point of an enclosing group")
+                throw DefinitionError(
+                    "model \(modelID): count point '\(countName)' of group '\(name)' is not a point of an enclosing group")
             }
             countReference = PointReference(levelsUp: ref.levelsUp + 1, index: ref.index, offset: ref.offset, type: ref.type)
         }

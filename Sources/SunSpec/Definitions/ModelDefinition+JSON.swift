@@ -132,7 +132,9 @@ private struct OfficialPoint {
             case "static": point.isStatic = try s.stringOrNull("\(path).static")
             case "label": point.label = try s.stringOrNull("\(path).label")
             case "value":
-                if s.peek == UInt8(ascii: "\"") || (try? s.null()) == true || s.peek == UInt8(ascii: "-") || (s.peek.map { $0 >= 48 && $0 <= 57 } ?? false) {
+                if s.peek == UInt8(ascii: "\"") || (try? s.null()) == true || s.peek == UInt8(ascii: "-")
+                    || (s.peek.map { $0 >= 48 && $0 <= 57 } ?? false)
+                {
                     point.value = try IntOrString.read(&s, path: "\(path).value")
                 } else {
                     try s.skipValue()
@@ -192,11 +194,12 @@ private struct OfficialPoint {
         case "RW", "W": access = .readWrite
         case let other?: throw DefinitionError("model \(modelID): \(here): access '\(other)' is not R or RW")
         }
-        let value: DefinitionValue? = switch self.value {
-        case nil: nil
-        case .int(let n): .integer(Int64(n))
-        case .string(let s): .text(s)
-        }
+        let value: DefinitionValue? =
+            switch self.value {
+            case nil: nil
+            case .int(let n): .integer(Int64(n))
+            case .string(let s): .text(s)
+            }
         return PointDefinition(
             name: name, type: type, size: size, scaleFactor: scaleFactor, units: units, access: access,
             mandatory: mandatory == "M", isStatic: isStatic == "S", value: value, symbols: symbols, label: label)

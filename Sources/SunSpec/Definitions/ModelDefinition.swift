@@ -70,12 +70,13 @@ public struct GroupDefinition: Sendable {
         self.pointOffsets = offsets
         self.pointsLength = offset
         self.slots = points.indices.map { i in
-            let scale: PointSlot.Scale = switch points[i].scaleFactor {
-            case nil: .none
-            case .constant(let n)?: .constant(n)
-            case .point(_, let ref?)?: .point(levelsUp: ref.levelsUp, offset: ref.offset)
-            case .point(_, nil)?: .unresolved
-            }
+            let scale: PointSlot.Scale =
+                switch points[i].scaleFactor {
+                case nil: .none
+                case .constant(let n)?: .constant(n)
+                case .point(_, let ref?)?: .point(levelsUp: ref.levelsUp, offset: ref.offset)
+                case .point(_, nil)?: .unresolved
+                }
             return PointSlot(
                 type: points[i].type, size: points[i].size, offset: offsets[i], isPublished: points[i].isPublished, scale: scale,
                 adjust: points[i].exponentAdjust)

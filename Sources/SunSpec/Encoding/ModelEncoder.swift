@@ -4,7 +4,9 @@ public enum ModelEncoder {
     /// values and group names to an object (single group) or an array of objects (repeating group).
     /// Points that are absent are not implemented. L is computed from the layout; `length`, when
     /// given, pads (or cuts) the body to that L.
-    public static func encode(_ definition: ModelDefinition, values: [String: RawValue], length: Int? = nil) throws(EncodingError) -> [UInt16] {
+    public static func encode(
+        _ definition: ModelDefinition, values: [String: RawValue], length: Int? = nil
+    ) throws(EncodingError) -> [UInt16] {
         var out: [UInt16] = []
         try encodeGroup(definition.group, values, path: "model \(definition.id)", topLevel: true, into: &out)
         out[0] = UInt16(definition.id)

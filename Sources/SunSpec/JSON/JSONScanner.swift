@@ -224,7 +224,8 @@ public struct JSONScanner {
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     guard position + 4 <= bytes.count,
-                        let code = UInt32(String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<(position + 4)]), as: UTF8.self), radix: 16)
+                        let code = UInt32(
+                            String(decoding: UnsafeBufferPointer(rebasing: bytes[position..<(position + 4)]), as: UTF8.self), radix: 16)
                     else { throw fail("invalid \\u escape") }
                     position += 4
                     out.append(contentsOf: Array(String(Character(Unicode.Scalar(code) ?? "\u{FFFD}")).utf8))
@@ -241,8 +242,9 @@ public struct JSONScanner {
     /// Skips a number.
     public mutating func skipNumber() throws(Failure) {
         let start = position
-        while let c = peek, (c >= 48 && c <= 57) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
-            || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
+        while let c = peek,
+            (c >= 48 && c <= 57) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".")
+                || c == UInt8(ascii: "e") || c == UInt8(ascii: "E")
         {
             position += 1
         }
