@@ -29,7 +29,8 @@ public struct ProfilePoller: Sendable {
 
     /// Polls until the task is cancelled.
     public func run() async {
-        let plan = profile.readPlan(maxRegisters: config.maxRegisters)
+        var plan = profile.readPlan(maxRegisters: config.maxRegisters)
+        var bridging = true
         let mapper = ProfileMapper(profile: profile)
         let source = "profile:\(profile.name)"
         var backoff = Backoff()
@@ -51,6 +52,13 @@ public struct ProfilePoller: Sendable {
                 }
             }
             if Task.isCancelled { return }
+            if let error = failure, bridging, error.isException(2) || error.isException(3) {
+                // The device refuses reads over registers it does not have: read only what sources use.
+                logger.notice("device refuses bridged reads: reading only the registers the profile uses", metadata: ["error": "\(error)"])
+                plan = profile.readPlan(maxRegisters: config.maxRegisters, maxGap: 0)
+                bridging = false
+                continue
+            }
             if let failure {
                 published = false
                 setStatus(.offline, error: "\(failure)")

@@ -21,7 +21,9 @@ public protocol RegisterSource: Sendable {
 /// libmodbus 3.1.6's own server loop stalls every client on odd input (`modbus_reply` sleeps a full
 /// response timeout on an unknown function code; a partial frame blocks a shared select loop), so
 /// each connection has its own thread and context, only libmodbus's framing is used, replies are
-/// built here (function codes other than 3 and 4 get exception 1 at once), and connections are capped.
+/// built here (function codes other than 3 and 4 get exception 1 at once), requests are framed by
+/// their MBAP length (libmodbus frames by function code, which desynchronizes on unknown ones), and
+/// connections are capped. Requests are read with poll(), so descriptors past 1023 are fine here.
 public final class ModbusTCPServer: @unchecked Sendable {
     /// The address listened on.
     public let host: String
@@ -105,8 +107,7 @@ public final class ModbusTCPServer: @unchecked Sendable {
                 break
             }
             let accepted = state.withLock { s -> Bool in
-                // libmodbus reads requests with select(): descriptors of 1024 or more cannot be served.
-                guard s.connections.count < maxConnections, fd < 1024 else { return false }
+                guard s.connections.count < maxConnections else { return false }
                 s.connections.insert(fd)
                 return true
             }
@@ -127,21 +128,38 @@ public final class ModbusTCPServer: @unchecked Sendable {
             state.withLock { _ = $0.connections.remove(fd) }
             close(fd)
         }
-        guard let ctx = modbus_new_tcp(host, Int32(port)) else { return }
-        defer { modbus_free(ctx) }
-        modbus_set_socket(ctx, fd)
-        modbus_set_indication_timeout(ctx, 0, 0)  // an idle client may wait as long as it likes
-        modbus_set_byte_timeout(ctx, 0, 500_000)  // a frame that stops half way ends the connection
-        var query = [UInt8](repeating: 0, count: Int(MODBUS_TCP_MAX_ADU_LENGTH))
+        // Requests are framed by their MBAP header's length, here: libmodbus 3.1.6 frames a request by
+        // its function code, so the bytes of one it does not know (0x2B, read device identification)
+        // would be taken for the next request's header and desynchronize the connection.
+        var header = [UInt8](repeating: 0, count: 7)
         while true {
-            let rc = query.withUnsafeMutableBufferPointer { modbus_receive(ctx, $0.baseAddress) }
-            if rc == 0 { continue }
-            guard rc > 7 else { return }  // closed, reset, partial frame or garbage: drop the connection
-            let response = Self.respond(to: Array(query[0..<Int(rc)]), source: source)
+            // An idle client may wait as long as it likes; a frame that stops half way ends the connection.
+            guard Self.readExactly(fd, &header, 0..<1, timeoutMs: -1), Self.readExactly(fd, &header, 1..<7, timeoutMs: 500) else { return }
+            let length = Int(header[4]) << 8 | Int(header[5])
+            guard header[2] == 0, header[3] == 0, (2...254).contains(length) else { return }  // not Modbus TCP
+            var query = header + [UInt8](repeating: 0, count: length - 1)
+            guard Self.readExactly(fd, &query, 7..<(6 + length), timeoutMs: 500) else { return }
+            let response = Self.respond(to: query, source: source)
             requestCount.add(1, ordering: .relaxed)
             let sent = response.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if sent != response.count { return }
         }
+    }
+
+    /// Reads `range` of `buffer` from the socket; false on end of stream, error or timeout (-1: none).
+    static func readExactly(_ fd: Int32, _ buffer: inout [UInt8], _ range: Range<Int>, timeoutMs: Int32) -> Bool {
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, timeoutMs)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { return false }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, range.upperBound - offset, 0) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            offset += n
+        }
+        return true
     }
 
     /// The TCP response to one request ADU (MBAP header of 7 bytes, then the PDU).

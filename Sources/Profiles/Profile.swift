@@ -127,16 +127,29 @@ public struct VendorRegister: Sendable, Equatable {
     public var otherwise: Int64?
     /// Decimal places to keep (for floats): the exported scale factor's precision.
     public var precision: Int?
+    /// More registers read the same way, combined with the first by `aggregate` (the hottest of
+    /// several packs' temperatures: `max: [38452, 38454, 38456]`).
+    public var alsoAt: [Int] = []
+    /// How `alsoAt` values combine with the first; readings that are null are left out.
+    public var aggregate: Aggregate?
 
     public static func == (a: VendorRegister, b: VendorRegister) -> Bool {
         a.address == b.address && a.type == b.type && a.size == b.size && a.function == b.function && a.wordOrder == b.wordOrder
             && a.scale == b.scale && a.offset == b.offset && a.invert == b.invert && a.sentinels == b.sentinels && a.map == b.map
             && a.flags.map(\.bit) == b.flags.map(\.bit) && a.flags.map(\.value) == b.flags.map(\.value) && a.sign == b.sign
-            && a.otherwise == b.otherwise && a.precision == b.precision
+            && a.otherwise == b.otherwise && a.precision == b.precision && a.alsoAt == b.alsoAt && a.aggregate == b.aggregate
     }
 
-    /// The registers read.
+    /// The registers read (the first address's).
     public var registers: Range<Int> { address..<(address + size) }
+
+    /// Every register range read, `alsoAt` included.
+    public var allRegisters: [Range<Int>] { ([address] + alsoAt).map { $0..<($0 + size) } }
+}
+
+/// How several registers combine into one value.
+public enum Aggregate: String, Sendable, Equatable {
+    case max, min, sum
 }
 
 /// SunSpec values by the sign of a raw value.

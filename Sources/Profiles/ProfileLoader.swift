@@ -267,7 +267,7 @@ private struct ProfileReader {
             node, path,
             allowed: [
                 "address", "doc", "type", "size", "function", "word_order", "scale", "offset", "invert", "sentinels", "map", "flags",
-                "sign", "otherwise", "precision", "bits",
+                "sign", "otherwise", "precision", "bits", "max", "min", "sum",
             ])
         let keys = Dictionary(uniqueKeysWithValues: entries.map { ($0.0, $0.2) })
         if let bits = keys["bits"] {
@@ -277,11 +277,27 @@ private struct ProfileReader {
             guard keys.count == 1 else { throw fail(node, path, "'bits' stands alone") }
             return .bits(try bitSources(bits, point, "\(path).bits"))
         }
-        guard keys["address"] != nil || keys["doc"] != nil else {
-            throw fail(node, path, "needs address (0-based) or doc (1-based register number)")
+        // An aggregate over several registers: max/min/sum: [addresses].
+        var aggregate: Aggregate?
+        var addresses: [Int] = []
+        for kind in [Aggregate.max, .min, .sum] {
+            guard let list = keys[kind.rawValue] else { continue }
+            guard aggregate == nil, keys["address"] == nil, keys["doc"] == nil else {
+                throw fail(list, "\(path).\(kind.rawValue)", "give one of address, doc, max, min or sum")
+            }
+            guard let items = list.sequence, items.count >= 2 else {
+                throw fail(list, "\(path).\(kind.rawValue)", "expected a list of at least two addresses")
+            }
+            for (i, item) in items.enumerated() { addresses.append(Int(try integer(item, "\(path).\(kind.rawValue)[\(i)]", 0...65535))) }
+            aggregate = kind
+        }
+        guard keys["address"] != nil || keys["doc"] != nil || aggregate != nil else {
+            throw fail(node, path, "needs address (0-based), doc (1-based register number), or max/min/sum: [addresses]")
         }
         let address: Int =
-            if let a = keys["address"] {
+            if let first = addresses.first {
+                first
+            } else if let a = keys["address"] {
                 Int(try integer(a, "\(path).address", 0...65535))
             } else {
                 Int(try integer(keys["doc"]!, "\(path).doc", 1...65536)) - 1
@@ -307,7 +323,12 @@ private struct ProfileReader {
         var source = VendorRegister(
             address: address, type: type, size: size, function: defaults.function, wordOrder: defaults.wordOrder, scale: 1, offset: 0,
             invert: false, sentinels: [], map: [:], flags: [], sign: nil, otherwise: nil, precision: nil)
-        guard address + size <= 65536 else { throw fail(node, path, "registers run past 65535") }
+        guard address + size <= 65536, addresses.allSatisfy({ $0 + size <= 65536 }) else {
+            throw fail(node, path, "registers run past 65535")
+        }
+        source.alsoAt = Array(addresses.dropFirst())
+        source.aggregate = aggregate
+        if aggregate != nil && (type == .string || !source.map.isEmpty) { throw fail(node, path, "an aggregate combines numbers") }
         if let f = keys["function"] { source.function = try function(f, "\(path).function") }
         if let w = keys["word_order"] { source.wordOrder = try wordOrder(w, "\(path).word_order") }
         if let s = keys["scale"] {
@@ -368,7 +389,7 @@ private struct ProfileReader {
         if !type.isInteger && (!source.map.isEmpty || !source.flags.isEmpty) {
             throw fail(node, path, "map and flags need an integer register type")
         }
-        ranges.append((source.function, source.registers, type, path, node))
+        for range in source.allRegisters { ranges.append((source.function, range, type, path, node)) }
         return .register(source)
     }
 

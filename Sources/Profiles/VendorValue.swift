@@ -44,8 +44,31 @@ extension VendorRegister {
         return words.prefix(4).reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
     }
 
-    /// The value in SunSpec terms.
+    /// The value in SunSpec terms (combined over `alsoAt` when there is an aggregate).
     public func value(_ registers: VendorRegisters) -> VendorValue {
+        guard let aggregate, !alsoAt.isEmpty else { return single(registers) }
+        var parts: [(Double, Int)] = []
+        for address in [self.address] + alsoAt {
+            var one = self
+            one.address = address
+            one.alsoAt = []
+            switch one.single(registers) {
+            case .number(let v, let p): parts.append((v, p))
+            case .integer(let i): parts.append((Double(i), 0))
+            default: continue
+            }
+        }
+        guard !parts.isEmpty else { return .null }
+        let precision = parts.map(\.1).min() ?? 0
+        switch aggregate {
+        case .max: return .number(parts.map(\.0).max()!, precision: precision)
+        case .min: return .number(parts.map(\.0).min()!, precision: precision)
+        case .sum: return .number(parts.map(\.0).reduce(0, +), precision: precision)
+        }
+    }
+
+    /// The value of the register at `address` alone.
+    func single(_ registers: VendorRegisters) -> VendorValue {
         if type == .string {
             guard let words = registers.words(function, address, size, .highFirst) else { return .null }
             var bytes: [UInt8] = []

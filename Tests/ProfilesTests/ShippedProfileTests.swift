@@ -30,7 +30,7 @@ struct ShippedProfileTests {
                 ("802.ChaSt", 3), ("802.WChaRteMax", 5000), ("802.WDisChaRteMax", 4600), ("802.SoCMax", 100), ("802.SoCMin", 5),
                 ("802.SoCRsvMin", 15), ("802.Typ", 4), ("802.EvtVnd1", 0), ("802.AHRtg", nil), ("713.WHRtg", 15000), ("713.SoC", 65.3),
                 ("701.TotWhAbs", 4_213_570), ("701.TotWhInj", 3_911_240), ("124.WChaMax", 4000), ("124.StorCtl_Mod", 0),
-                ("803.ModTmpAvg", nil), ("803.ModTmpMin", 19.8),
+                ("803.ModTmpAvg", nil), ("803.ModTmpMin", 19.8), ("803.ModTmpMax", 22.1),
             ]
         ),
         (
