@@ -57,7 +57,7 @@ public final class Hub: Sendable {
                     MetaRecord.append(instance, device: device, to: &meta)
                 }
             }
-            meta.withBytes { snapshot.writeBytes($0) }
+            _ = meta.withBytes { snapshot.writeBytes($0) }
             for device in s.devices {
                 for (_, var r) in (s.readings[device] ?? [:]).sorted(by: { $0.key < $1.key }) { snapshot.writeBuffer(&r) }
             }
