@@ -107,21 +107,7 @@ public struct ExportSettings: Sendable, Equatable {
 }
 
 /// A configuration mistake: file, line, key path and what is wrong. Exit status 78.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
-    /// The file.
-    public let file: String
-    /// 1-based line, when known.
-    public let line: Int?
-    /// Key path (`devices[1].rtu.baud`).
-    public let path: String
-    /// What is wrong.
-    public let message: String
-
-    public var description: String {
-        let place = line.map { "\(file):\($0)" } ?? file
-        return path.isEmpty ? "\(place): \(message)" : "\(place): \(path): \(message)"
-    }
-}
+public typealias ConfigError = YAMLFileError
 
 /// Walks the YAML nodes, naming the key path of every mistake.
 private struct ConfigReader {
@@ -266,13 +252,9 @@ private struct ConfigReader {
             guard FileManager.default.fileExists(atPath: chosen) else {
                 throw fail(profile, "\(path).profile", "no profile file '\(given)'")
             }
-            do {
-                let loaded = try Profile.load(path: chosen)
-                device.profile = loaded
-                if d["unit"] == nil { device.unit = loaded.defaults.unit }
-            } catch {
-                throw ConfigError(file: error.file, line: error.line, path: error.path, message: error.message)
-            }
+            let loaded = try Profile.load(path: chosen)
+            device.profile = loaded
+            if d["unit"] == nil { device.unit = loaded.defaults.unit }
         }
         if let quirks = d["quirks"] { device.quirks = try self.quirks(quirks, "\(path).quirks") }
         if let registers = d["registers"] {

@@ -40,9 +40,12 @@ public final class ModbusTCPServer: @unchecked Sendable {
     private var listenContext: OpaquePointer?
     private var listenSocket: Int32 = -1
 
+    /// Descriptors are closed, and shut down by `stop`, only under this lock: a descriptor number
+    /// closed here may at once be reused by another server in the process, which must never be touched.
     private struct State {
         var connections: Set<Int32> = []
         var stopping = false
+        var listening = false
     }
 
     /// Creates a server; `port` 0 picks a free one. `host` is a dotted IPv4 address.
@@ -73,6 +76,7 @@ public final class ModbusTCPServer: @unchecked Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
         listenContext = ctx
         listenSocket = fd
+        state.withLock { $0.listening = true }
         let thread = Thread { [self] in acceptLoop() }
         thread.name = "modbus server \(host):\(port)"
         thread.stackSize = 256 * 1024
@@ -82,12 +86,11 @@ public final class ModbusTCPServer: @unchecked Sendable {
 
     /// Stops accepting and closes every connection.
     public func stop() {
-        let connections: Set<Int32> = state.withLock { s in
+        state.withLock { s in
             s.stopping = true
-            return s.connections
+            if s.listening { Glibc.shutdown(listenSocket, Int32(SHUT_RDWR)) }
+            for fd in s.connections { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
         }
-        if listenSocket >= 0 { Glibc.shutdown(listenSocket, Int32(SHUT_RDWR)) }
-        for fd in connections { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     // MARK: - Threads
@@ -119,14 +122,19 @@ public final class ModbusTCPServer: @unchecked Sendable {
             thread.stackSize = 256 * 1024
             thread.start()
         }
-        close(listenFD)
+        state.withLock { s in
+            s.listening = false
+            close(listenFD)
+        }
         modbus_free(ctx)
     }
 
     private func serve(_ fd: Int32) {
         defer {
-            state.withLock { _ = $0.connections.remove(fd) }
-            close(fd)
+            state.withLock { s in
+                s.connections.remove(fd)
+                close(fd)
+            }
         }
         // Requests are framed by their MBAP header's length, here: libmodbus 3.1.6 frames a request by
         // its function code, so the bytes of one it does not know (0x2B, read device identification)

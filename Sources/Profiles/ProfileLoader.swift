@@ -3,7 +3,10 @@ import SunSpec
 import Yams
 
 /// A profile mistake: file, line and key path, and what is wrong (exit status 78).
-public struct ProfileError: Error, Sendable, CustomStringConvertible {
+public typealias ProfileError = YAMLFileError
+
+/// A mistake in a YAML file (a profile, a configuration): file, line and key path, and what is wrong.
+public struct YAMLFileError: Error, Sendable, CustomStringConvertible {
     /// The file.
     public let file: String
     /// 1-based line, when known.
@@ -12,6 +15,14 @@ public struct ProfileError: Error, Sendable, CustomStringConvertible {
     public let path: String
     /// What is wrong.
     public let message: String
+
+    /// Creates an error.
+    public init(file: String, line: Int?, path: String, message: String) {
+        self.file = file
+        self.line = line
+        self.path = path
+        self.message = message
+    }
 
     public var description: String {
         let place = line.map { "\(file):\($0)" } ?? file

@@ -139,38 +139,23 @@ public struct JSONBuffer: @unchecked Sendable {
     /// Appends an unsigned integer.
     public mutating func uint(_ value: UInt64) {
         reserve(20)
-        if value < 10 {
-            base[count] = UInt8(ascii: "0") &+ UInt8(value)
-            count += 1
-            return
-        }
-        var digits = 0
         var v = value
-        while v > 0 {
-            digits += 1
-            v /= 10
-        }
-        v = value
-        var i = count + digits
-        while v > 0 {
-            i -= 1
-            base[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
-            v /= 10
-        }
+        let digits = Self.digitCount(value)
+        _ = writeDigits(&v, before: count + digits)
         count += digits
     }
 
     /// Appends an exact decimal: no exponent, no trailing fraction zeros (`55.3`, `-0.005`, `55300`).
     public mutating func decimal(_ d: ExactDecimal) {
         var m = d.magnitude
-        if m == 0 {
-            byte(UInt8(ascii: "0"))
-            return
-        }
         var e = d.exponent
-        while e < 0 && m % 10 == 0 {  // trailing zeros of the fraction
+        while e < 0 && m % 10 == 0 && m != 0 {  // trailing zeros of the fraction
             m /= 10
             e += 1
+        }
+        guard m != 0 else {
+            byte(UInt8(ascii: "0"))
+            return
         }
         reserve(64)
         if d.negative {
@@ -185,35 +170,44 @@ public struct JSONBuffer: @unchecked Sendable {
             }
             return
         }
-        let fraction = min(-e, 40)
-        var digits = 0
-        var v = m
-        while v > 0 {
-            digits += 1
-            v /= 10
-        }
         // Integer part ("0" when all digits are in the fraction), point, leading fraction zeros, digits.
-        let integerDigits = digits - fraction
-        let width = (integerDigits > 0 ? digits : fraction + 1) + 1
-        var i = count + width
-        v = m
-        for _ in 0..<fraction {
-            i -= 1
-            base[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
-            v /= 10
-        }
+        let fraction = min(-e, 40)
+        let digits = Self.digitCount(m)
+        let width = (digits > fraction ? digits : fraction + 1) + 1
+        var v = m
+        var i = writeDigits(&v, before: count + width, count: fraction)
         i -= 1
         base[i] = UInt8(ascii: ".")
-        if v == 0 {
-            i -= 1
-            base[i] = UInt8(ascii: "0")
+        _ = writeDigits(&v, before: i)
+        count += width
+    }
+
+    /// Decimal digits of `v` (1 for 0).
+    @inline(__always)
+    static func digitCount(_ v: UInt64) -> Int {
+        var n = 1
+        var x = v
+        while x >= 10 {
+            n += 1
+            x /= 10
         }
-        while v > 0 {
+        return n
+    }
+
+    /// Writes digits of `v` right to left, ending just before `end`: `count` of them (leading zeros
+    /// included), or all (at least one) when nil; `v` keeps the digits not written. Returns the
+    /// index of the first digit written.
+    @inline(__always)
+    private func writeDigits(_ v: inout UInt64, before end: Int, count n: Int? = nil) -> Int {
+        var i = end
+        var written = 0
+        repeat {
             i -= 1
             base[i] = UInt8(ascii: "0") &+ UInt8(v % 10)
             v /= 10
-        }
-        count += width
+            written += 1
+        } while n.map { written < $0 } ?? (v > 0)
+        return i
     }
 
     /// Appends a point value as JSON (`null`, a number or a string).
