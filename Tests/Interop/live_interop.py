@@ -30,6 +30,7 @@ Python that has Tests/Interop/requirements.txt installed.
 import argparse
 import asyncio
 import collections
+import decimal
 import json
 import math
 import os
@@ -1090,6 +1091,36 @@ def case_rtu(ctx):
     return "; ".join(lines + ["19200 8E1 on %s (server end %s opened 8N1)" % (line, pty.ends[0])] + notes)
 
 
+def case_rtu_simulate(ctx):
+    """Our own RTU pair: `simulate --rtu` (the libmodbus RTU server) on one end of a pty pair, `scan --rtu`
+    (the libmodbus RTU client) on the other, and the map found equals the capture's."""
+    dmap = ctx.fixture()
+    pty = ctx.procs.add(Socat(ctx.workdir, "rtu-simulate")).start()
+    log_path = os.path.join(ctx.workdir, "rtu-simulate.simulate.log")
+    with open(log_path, "wb") as logf:
+        sim = subprocess.Popen([ctx.binary, "simulate", dmap.capture_path, "--rtu", pty.ends[0], "--baud", "19200",
+                                "--parity", "E", "--duration", "30s"], stdout=logf, stderr=logf, start_new_session=True)
+    try:
+        check(wait_until(lambda: "serving unit" in tail(log_path, 500), 10), "simulate --rtu did not start: %s" % tail(log_path, 500))
+        out = subprocess.run([ctx.binary, "scan", "--rtu", pty.ends[1], "--baud", "19200", "--parity", "E", "--unit", "1",
+                              "--json", "--read"], capture_output=True, timeout=60)
+        check(out.returncode == 0, "scan --rtu exited %d: %s" % (out.returncode, out.stderr.decode()[-300:]))
+        lines = out.stdout.decode().splitlines()
+        report = json.loads(lines[0])
+        found = [m["addr"] for m in report["models"]]
+        check(found == dmap.addrs, "scan --rtu found models at %s, the capture has %s" % (found, dmap.addrs))
+        ref = decode_reference(ctx.binary, dmap)
+        readings = [json.loads(l, parse_float=decimal.Decimal) for l in lines[1:] if l.startswith("{")]
+        check(len(readings) == len(found), "scan --rtu --read printed %d readings for %d models" % (len(readings), len(found)))
+        for r in readings:
+            diff = same_as_decode(ref, r)
+            check(diff is None, "model %s at %s read over RTU differs from the capture: %s" % (r["model"], r["addr"], diff))
+        return "simulate --rtu on %s, scan --rtu on %s: %d models, %d transactions, readings equal to the capture" % (
+            pty.ends[0], pty.ends[1], len(found), report["transactions"])
+    finally:
+        stop_popen(sim)
+
+
 def case_restart(ctx):
     dmap = ctx.fixture()
     server = ctx.procs.add(CaptureServer(ctx.workdir, "restart", [dmap.capture_path], [1])).start()
@@ -1402,6 +1433,7 @@ def case_socket_in_use(ctx):
 
 CASES = collections.OrderedDict([
     ("tcp-values", case_tcp_values),
+    ("rtu-simulate", case_rtu_simulate),
     ("tcp-transactions", case_tcp_transactions),
     ("rtu", case_rtu),
     ("restart", case_restart),
