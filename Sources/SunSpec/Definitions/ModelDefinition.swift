@@ -49,8 +49,9 @@ public struct GroupDefinition: Sendable {
     public internal(set) var countReference: PointReference?
     /// The decoding plan of the points: plain values, cheap to copy, aligned with `points`.
     public internal(set) var slots: [PointSlot]
-    /// `"name":` of each point, aligned with `points`.
-    public let pointKeys: [[UInt8]]
+    /// `,"name":` of every point, one after the other; `PointSlot.keyRange` finds a point's (drop the
+    /// comma for the first member of an object). One buffer, so writing keys retains nothing.
+    public let keyBytes: [UInt8]
 
     /// Creates a group; offsets are computed from the points' sizes.
     public init(name: String, label: String?, count: GroupCount?, points: [PointDefinition], groups: [GroupDefinition]) {
@@ -81,7 +82,14 @@ public struct GroupDefinition: Sendable {
                 type: points[i].type, size: points[i].size, offset: offsets[i], isPublished: points[i].isPublished, scale: scale,
                 adjust: points[i].exponentAdjust)
         }
-        self.pointKeys = points.map(\.jsonKey)
+        var keys: [UInt8] = []
+        for i in slots.indices {
+            let start = keys.count
+            keys.append(UInt8(ascii: ","))
+            keys += points[i].jsonKey
+            slots[i].keyRange = Int32(start)..<Int32(keys.count)
+        }
+        self.keyBytes = keys
     }
 
     /// Whether the group is repeating (has a `count`), and so appears as an array.
@@ -116,6 +124,8 @@ public struct PointSlot: Sendable {
     public internal(set) var scale: Scale
     /// A power of ten applied on top of it (device quirks).
     public let adjust: Int
+    /// Where `,"name":` is in the group's `keyBytes`.
+    public internal(set) var keyRange: Range<Int32> = 0..<0
 }
 
 /// The repeat count of a group, as the definition gives it.

@@ -64,11 +64,16 @@ public enum ReadingRecord {
         // The model's own ID and L (the first two points of the top level) are left out.
         let from = topLevel ? 2 : 0
         group.slots.withUnsafeBufferPointer { slots in
-            for i in from..<slots.count where slots[i].isPublished {
-                if !first { out.byte(UInt8(ascii: ",")) }
-                first = false
-                out.append(group.pointKeys[i])
-                out.value(points[values.first + i], registers)
+            group.keyBytes.withUnsafeBufferPointer { keys in
+                points.withUnsafeBufferPointer { points in
+                    for i in from..<slots.count where slots[i].isPublished {
+                        let key = slots[i].keyRange
+                        let start = Int(key.lowerBound) + (first ? 1 : 0)  // no comma before the first member
+                        out.append(UnsafeBufferPointer(rebasing: keys[start..<Int(key.upperBound)]))
+                        first = false
+                        out.value(points[values.first + i], registers)
+                    }
+                }
             }
         }
         for (g, sub) in group.groups.enumerated() {
