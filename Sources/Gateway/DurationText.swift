@@ -1,3 +1,5 @@
+import Foundation
+
 /// Durations as people write them in configs and flags: `1s`, `500ms`, `2m`, `1.5s`, `250us`.
 public enum DurationText {
     /// The duration, or nil when `text` is not one.
@@ -18,17 +20,4 @@ public enum DurationText {
         if micros % 1000 == 0 { return "\(micros / 1000)ms" }
         return "\(micros)us"
     }
-}
-
-extension String {
-    func trimmingCharacters(in set: Set<Character>) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}
-
-extension Set where Element == Character {
-    static let whitespaces: Set<Character> = [" ", "\t"]
 }
