@@ -53,6 +53,17 @@ struct CLI {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// `sunspec-gateway simulate CAPTURE --tcp 127.0.0.1:PORT` in the background (at most 20 s).
+    static func simulate(_ capture: String, port: Int) throws -> Process {
+        let simulator = Process()
+        simulator.executableURL = binary
+        simulator.arguments = ["simulate", capture, "--tcp", "127.0.0.1:\(port)", "--duration", "20s"]
+        simulator.currentDirectoryURL = repository
+        simulator.standardOutput = FileHandle.nullDevice
+        try simulator.run()
+        return simulator
+    }
+
     /// A new empty temporary folder.
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-\(UUID().uuidString)")

@@ -34,13 +34,8 @@ struct LiveCommandTests {
 
     @Test("scan finds the simulator's models; --dump writes a capture decode reads back")
     func scanSimulator() async throws {
-        let simulator = Process()
-        simulator.executableURL = CLI.binary
         let port = 21000 + Int(getpid() % 1000)
-        simulator.arguments = ["simulate", "Fixtures/battery-inverter.json", "--tcp", "127.0.0.1:\(port)", "--duration", "20s"]
-        simulator.currentDirectoryURL = CLI.repository
-        simulator.standardOutput = FileHandle.nullDevice
-        try simulator.run()
+        let simulator = try CLI.simulate("Fixtures/battery-inverter.json", port: port)
         defer { simulator.terminate() }
         try await Task.sleep(for: .milliseconds(500))
         let scan = try await CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--unit", "1", "--json"])
@@ -69,13 +64,8 @@ struct LiveCommandTests {
 
     @Test("SIGTERM stops run cleanly: subscribers get their last lines, the socket is removed")
     func sigterm() async throws {
-        let simulator = Process()
-        simulator.executableURL = CLI.binary
         let port = 22000 + Int(getpid() % 1000)
-        simulator.arguments = ["simulate", "Fixtures/legacy-storage.json", "--tcp", "127.0.0.1:\(port)", "--duration", "20s"]
-        simulator.currentDirectoryURL = CLI.repository
-        simulator.standardOutput = FileHandle.nullDevice
-        try simulator.run()
+        let simulator = try CLI.simulate("Fixtures/legacy-storage.json", port: port)
         defer { simulator.terminate() }
         let dir = try CLI.temporaryDirectory()
         let socketPath = dir.appendingPathComponent("r.sock").path
