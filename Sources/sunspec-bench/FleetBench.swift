@@ -18,14 +18,7 @@ enum FleetBench {
             DeviceConfig(
                 name: "bess-\(i)", endpoint: .tcp(host: "127.0.0.1", port: firstPort + i), interval: interval, timeout: .seconds(2))
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-fleet-\(getpid()).sock").path
-        var logger = Logger(label: "fleet")
-        logger.logLevel = .error
-        let hub = Hub(devices: configs.map(\.name))
-        let stream = StreamServer(path: path, bufferLimit: 256 << 20, hub: hub, logger: logger)
-        let engine = Engine(devices: configs, hub: hub, logger: logger)
-        let group = ServiceGroup(services: [stream, engine], logger: logger)
-        let task = Task { try await group.run() }
+        let (group, task, path) = BenchGateway.start(configs, name: "fleet", bufferLimit: 256 << 20)
         // Discovery of the whole fleet, then a settling period.
         try await Task.sleep(for: .seconds(max(5, devices / 100)))
         let reader = LatencyReader(path: path)

@@ -32,14 +32,7 @@ enum StreamBench {
             configs.append(DeviceConfig(name: "dev-\(i)", endpoint: .tcp(host: "127.0.0.1", port: port), interval: interval))
         }
         defer { servers.forEach { $0.stop() } }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-bench-\(getpid()).sock").path
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let hub = Hub(devices: configs.map(\.name))
-        let stream = StreamServer(path: path, bufferLimit: 64 << 20, hub: hub, logger: logger)
-        let engine = Engine(devices: configs, hub: hub, logger: logger)
-        let group = ServiceGroup(services: [stream, engine], logger: logger)
-        let task = Task { try await group.run() }
+        let (group, task, path) = BenchGateway.start(configs, name: "stream", bufferLimit: 64 << 20)
         try await Task.sleep(for: .seconds(2))  // discovery, warm-up
         let readers = (0..<subscribers).map { _ in LatencyReader(path: path) }
         readers.forEach { $0.start() }
@@ -58,6 +51,20 @@ enum StreamBench {
         print(
             #"{"peer":"sunspec-gateway","bench":"stream","devices":\#(devices),"subscribers":\#(subscribers),"interval_ms":\#(options.int("--interval", 100)),"readings_per_s":\#(readings / seconds),"lines_per_s_all_subscribers":\#(counts.map(\.readings).reduce(0, +) / seconds),"latency_ms_p50":\#(percentile(0.5)),"latency_ms_p99":\#(percentile(0.99)),"cpu_percent":\#(Int(cpu / Double(seconds) * 100)),"rss_mb":\#(residentMB())}"#
         )
+    }
+}
+
+/// The gateway under benchmark: stream and engine, as `run` starts them, on a socket in the temp folder.
+enum BenchGateway {
+    static func start(_ configs: [DeviceConfig], name: String, bufferLimit: Int) -> (ServiceGroup, Task<Void, any Error>, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-\(name)-\(getpid()).sock").path
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let hub = Hub(devices: configs.map(\.name))
+        let stream = StreamServer(path: path, bufferLimit: bufferLimit, hub: hub, logger: logger)
+        let engine = Engine(devices: configs, hub: hub, logger: logger)
+        let group = ServiceGroup(services: [stream, engine], logger: logger)
+        return (group, Task { try await group.run() }, path)
     }
 }
 

@@ -19,17 +19,8 @@ struct Simulate: AsyncParsableCommand {
     @Argument(help: "Capture files (any format decode reads; a .jsonl serves its first capture).")
     var captures: [String]
 
-    @Option(help: "Serve Modbus TCP on ADDRESS:PORT (dotted IPv4, e.g. 127.0.0.1:1502).")
-    var tcp: String?
-
-    @Option(help: "Serve Modbus RTU on a serial device.")
-    var rtu: String?
-
-    @Option(help: "RTU baud rate.")
-    var baud = 19200
-
-    @Option(help: "RTU parity: N, E or O.")
-    var parity = "E"
+    /// Where to serve: `--tcp ADDRESS:PORT` (dotted IPv4, e.g. 127.0.0.1:1502) or `--rtu DEVICE` and its line.
+    @OptionGroup var link: LinkOptions
 
     @Option(help: "Unit id of the first capture that does not name its own.")
     var unit = 1
@@ -47,8 +38,7 @@ struct Simulate: AsyncParsableCommand {
     var duration: Duration?
 
     func validate() throws {
-        guard (tcp == nil) != (rtu == nil) else { throw ValidationError("give one of --tcp ADDRESS:PORT or --rtu DEVICE") }
-        if rtu != nil && captures.count != 1 { throw ValidationError("RTU serves one capture per serial line") }
+        if link.rtu != nil && captures.count != 1 { throw ValidationError("RTU serves one capture per serial line") }
     }
 
     func run() async throws {
@@ -76,10 +66,8 @@ struct Simulate: AsyncParsableCommand {
         let devices = CaptureDevices(images, inputs: inputs)
         let animations = animate ? images.mapValues { Animation(image: $0) } : [:]
         var stop: () -> Void
-        if let tcp {
-            guard let endpoint = Endpoint.parseTCP(tcp), case .tcp(let host, let port) = endpoint else {
-                throw ValidationError("--tcp '\(tcp)' is not ADDRESS:PORT")
-            }
+        switch link.endpoint {
+        case .tcp(let host, let port):
             var servers: [ModbusTCPServer] = []
             for k in 0..<max(1, ports) {
                 let server = ModbusTCPServer(host: host, port: port == 0 ? 0 : port + k, maxConnections: maxConnections, source: devices)
@@ -94,8 +82,7 @@ struct Simulate: AsyncParsableCommand {
             let where_ = servers.count == 1 ? "\(host):\(servers[0].port)" : "\(host):\(servers[0].port)-\(servers.last!.port)"
             printNow("serving units \(devices.units.map(String.init).joined(separator: ", ")) on \(where_)")
             stop = { for s in servers { s.stop() } }
-        } else {
-            let settings = SerialSettings(port: rtu!, baud: baud, parity: SerialSettings.Parity(rawValue: parity.uppercased()) ?? .even)
+        case .rtu(let settings):
             let server = ModbusRTUServer(settings: settings, unit: devices.units[0], source: devices)
             do {
                 try server.start()

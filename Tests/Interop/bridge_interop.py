@@ -980,40 +980,11 @@ def main(argv=None):
     os.chdir(ROOT)          # the configs name the profiles relative to the working directory
     ctx = Ctx(binary, workdir, sockdir)
 
-    t0 = time.monotonic()
-    results = []
-    try:
-        for name in names:
-            t = time.monotonic()
-            try:
-                detail = CASES[name](ctx)
-                ok = True
-            except CaseFailed as exc:
-                ok, detail = False, str(exc)
-            except SetupError as exc:
-                sys.stderr.write("bridge_interop.py: %s\n" % exc)
-                return 2
-            except Exception as exc:
-                ok, detail = False, "%s: %s\n%s" % (type(exc).__name__, exc, traceback.format_exc(limit=4))
-            finally:
-                ctx.procs.stop_all()
-            took = time.monotonic() - t
-            results.append((name, ok, detail, took))
-            first, _, rest = detail.partition("\n")
-            print("%s %-18s %5.1fs  %s" % ("PASS" if ok else "FAIL", name, took, first), flush=True)
-            if not ok and rest:
-                print("    " + rest.replace("\n", "\n    "), flush=True)
-    finally:
+    def cleanup():
         ctx.stop_all()
         shutil.rmtree(sockdir, ignore_errors=True)
-    failed = [n for n, ok, _d, _t in results if not ok]
-    print("%s: %d cases, %d failed%s, %.1fs%s"
-          % ("PASS" if not failed else "FAIL", len(results), len(failed),
-             " (%s)" % ", ".join(failed) if failed else "", time.monotonic() - t0,
-             "" if not failed and not args.workdir else ", configs and logs in %s" % workdir))
-    if not failed and not args.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if not failed else 1
+
+    return lv.run_cases("bridge_interop.py", CASES, names, ctx, workdir, keep=bool(args.workdir), width=18, cleanup=cleanup)
 
 
 if __name__ == "__main__":

@@ -1447,6 +1447,46 @@ CASES = collections.OrderedDict([
 ])
 
 
+def run_cases(tool, cases, names, ctx, workdir, keep, width, cleanup, before_summary=None):
+    """Runs the named cases in order, one PASS/FAIL line each, then the summary line; `cleanup` runs
+    at the end whatever happens. Returns the exit status: 0 all passed, 1 a case failed, 2 setup."""
+    t0 = time.monotonic()
+    results = []
+    try:
+        for name in names:
+            t = time.monotonic()
+            try:
+                detail = cases[name](ctx)
+                ok = True
+            except CaseFailed as exc:
+                ok, detail = False, str(exc)
+            except SetupError as exc:
+                sys.stderr.write("%s: %s\n" % (tool, exc))
+                return 2
+            except Exception as exc:
+                ok, detail = False, "%s: %s\n%s" % (type(exc).__name__, exc, traceback.format_exc(limit=4))
+            finally:
+                ctx.procs.stop_all()
+            took = time.monotonic() - t
+            results.append((name, ok, detail, took))
+            first, _, rest = detail.partition("\n")
+            print("%s %-*s %5.1fs  %s" % ("PASS" if ok else "FAIL", width, name, took, first), flush=True)
+            if not ok and rest:
+                print("    " + rest.replace("\n", "\n    "), flush=True)
+    finally:
+        cleanup()
+    failed = [n for n, ok, _d, _t in results if not ok]
+    if before_summary:
+        before_summary()
+    print("%s: %d cases, %d failed%s, %.1fs%s"
+          % ("PASS" if not failed else "FAIL", len(results), len(failed),
+             " (%s)" % ", ".join(failed) if failed else "", time.monotonic() - t0,
+             "" if not failed and not keep else ", configs and logs in %s" % workdir))
+    if not failed and not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if not failed else 1
+
+
 def main(argv=None):
     global VERBOSE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1475,42 +1515,19 @@ def main(argv=None):
     sockdir = tempfile.mkdtemp(prefix="sgl-")      # short: a socket path has at most 107 bytes
     ctx = Ctx(binary, workdir, sockdir, args.seed)
 
-    t0 = time.monotonic()
-    results = []
-    try:
-        for name in names:
-            t = time.monotonic()
-            try:
-                detail = CASES[name](ctx)
-                ok = True
-            except CaseFailed as exc:
-                ok, detail = False, str(exc)
-            except SetupError as exc:
-                sys.stderr.write("live_interop.py: %s\n" % exc)
-                return 2
-            except Exception as exc:
-                ok, detail = False, "%s: %s\n%s" % (type(exc).__name__, exc, traceback.format_exc(limit=4))
-            finally:
-                ctx.procs.stop_all()
-            took = time.monotonic() - t
-            results.append((name, ok, detail, took))
-            first, _, rest = detail.partition("\n")
-            print("%s %-20s %5.1fs  %s" % ("PASS" if ok else "FAIL", name, took, first), flush=True)
-            if not ok and rest:
-                print("    " + rest.replace("\n", "\n    "), flush=True)
-    finally:
+    figures = {}
+
+    def cleanup():
         ctx.procs.stop_all()
         shutil.rmtree(sockdir, ignore_errors=True)
-    failed = [n for n, ok, _d, _t in results if not ok]
-    if "transactions" in ctx.figures:
-        print("transactions: %s" % ctx.figures["transactions"])
-    print("%s: %d cases, %d failed%s, %.1fs%s"
-          % ("PASS" if not failed else "FAIL", len(results), len(failed),
-             " (%s)" % ", ".join(failed) if failed else "", time.monotonic() - t0,
-             "" if not failed and not args.workdir else ", configs and logs in %s" % workdir))
-    if not failed and not args.workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if not failed else 1
+        figures.update(ctx.figures)
+
+    def summary():
+        if "transactions" in figures:
+            print("transactions: %s" % figures["transactions"])
+
+    return run_cases("live_interop.py", CASES, names, ctx, workdir, keep=bool(args.workdir), width=20,
+                     cleanup=cleanup, before_summary=summary)
 
 
 if __name__ == "__main__":
