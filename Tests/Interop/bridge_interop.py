@@ -255,7 +255,7 @@ class Bridge(object):
                                                           [d["capture"] for d in self.devices],
                                                           [d["unit"] for d in self.devices])).start()
             for attempt in range(3):          # a free port can be taken between probe and bind
-                self.export_port = lv.free_port()
+                self.export_port = lv.fi.free_port()
                 path = self.ctx.sock(self.tag)
                 text = bridge_yaml(path, self.export_port, self.server.port, self.max_connections, self.devices)
                 self.gateway = self.procs.add(lv.Gateway(self.ctx.binary, self.ctx.workdir, self.tag, text, path))

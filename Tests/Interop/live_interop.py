@@ -91,15 +91,6 @@ def check(cond, msg):
         raise CaseFailed(msg)
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
-
-
 def tail(path, n=1500):
     try:
         with open(path, "rb") as f:
@@ -167,7 +158,7 @@ class CaptureServer(object):
         last = "?"
         fixed = self.port is not None or self.rtu is not None
         for _attempt in range(1 if fixed else 3):      # a free port can be taken between probe and bind
-            port = self.port or free_port()
+            port = self.port or fi.free_port()
             cmd = [sys.executable, SERVER] + self.captures
             for u in self.units:
                 cmd += ["--unit", str(u)]
