@@ -3,6 +3,7 @@
 
 #include <modbus/modbus.h>
 #include <errno.h>
+#include <sys/ioctl.h>
 
 // libmodbus defines its error numbers as macros built from MODBUS_ENOBASE, which Swift
 // does not import. Re-export them as constants.
@@ -26,5 +27,11 @@ static const int CMODBUS_ENOBASE = MODBUS_ENOBASE;
 
 /// errno of the calling thread, read right after a libmodbus call.
 static inline int cmodbus_errno(void) { return errno; }
+
+/// Bytes waiting unread on a descriptor (a socket or a serial line), or -1.
+static inline int cmodbus_unread(int fd) {
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 ? n : -1;
+}
 
 #endif

@@ -2,6 +2,10 @@ import CModbus
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One Modbus connection (a TCP connection or a serial line) owned by a thread of its own.
 ///
 /// Requests from any task queue up and run one at a time on that thread, each with its unit id, so
@@ -9,20 +13,32 @@ import Synchronization
 /// itself on first use and after a lost connection; libmodbus's own error recovery stays off
 /// (MODBUS_ERROR_RECOVERY_LINK can hang forever against a dead server); after a timeout or a bad
 /// frame a TCP connection is reopened (a serial line flushed), so a late answer cannot be taken for
-/// the next one.
+/// the next one. Each reply is checked against its request (transaction id, protocol id, unit id,
+/// function code, length) and bytes left over from an earlier answer are dropped before a request, so
+/// only the answer to a request is ever taken for its registers.
 public final class ModbusLink: @unchecked Sendable {
     /// Where the link goes.
     public let endpoint: Endpoint
     /// Transactions sent (answered or not), for tests and benchmarks.
     public var transactions: Int { transactionCount.load(ordering: .relaxed) }
 
+    /// Replies that were not the answer to their request (another unit, transaction, function or length).
+    public var mismatchedReplies: Int { mismatches.load(ordering: .relaxed) }
+    /// Bytes found waiting before a request (a reply sent twice, a late one) and dropped.
+    public var droppedStaleBytes: Int { droppedBytes.load(ordering: .relaxed) }
+
     private let worker: BlockingWorker
     private let transactionCount = Atomic<Int>(0)
+    private let mismatches = Atomic<Int>(0)
+    private let droppedBytes = Atomic<Int>(0)
+    /// The descriptor number the connection lives on (below 1024, for libmodbus's select()).
+    private let descriptor = LowDescriptor()
     private let defaultTimeout: Duration
     // Touched on the worker thread only:
     private var context: OpaquePointer?
     private var lastFrameEnd: ContinuousClock.Instant?
     private var currentTimeout: Duration?
+    private var nextTransaction: UInt16 = 0
 
     /// Creates a link (nothing is opened until the first request).
     public init(endpoint: Endpoint, timeout: Duration = .seconds(1)) {
@@ -76,34 +92,95 @@ public final class ModbusLink: @unchecked Sendable {
 
     private func performRead(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration) -> Result<[UInt16], ModbusError> {
         let operation = kind == .holding ? "read holding registers" : "read input registers"
+        func failure(_ kind: ModbusError.Kind) -> Result<[UInt16], ModbusError> {
+            .failure(ModbusError(kind, operation: operation, unit: unit, address: address))
+        }
         guard (1...125).contains(count), address >= 0, address + count <= 65536 else {
-            return .failure(
-                ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: operation, unit: unit, address: address))
+            return failure(.invalidRequest("\(count) registers at \(address)"))
+        }
+        guard let wireUnit = UInt8(exactly: unit), isAddressable(unit) else {
+            return failure(.invalidRequest("unit \(unit) cannot be addressed on \(endpoint)"))
         }
         if let error = openIfNeeded(timeout: timeout, unit: unit) { return .failure(error) }
-        guard let ctx = context else { return .failure(ModbusError(.connectionLost("not open"), operation: "connect", unit: unit)) }
-        if currentTimeout != timeout { setTimeout(ctx, timeout) }
-        modbus_set_slave(ctx, Int32(unit))
-        waitForLineSilence()
-        var registers = [UInt16](repeating: 0, count: count)
-        let rc = registers.withUnsafeMutableBufferPointer { buf in
-            kind == .holding
-                ? modbus_read_registers(ctx, Int32(address), Int32(count), buf.baseAddress)
-                : modbus_read_input_registers(ctx, Int32(address), Int32(count), buf.baseAddress)
+        guard let ctx = context, let fd = descriptor.number else {
+            return .failure(ModbusError(.connectionLost("not open"), operation: "connect", unit: unit))
         }
+        if currentTimeout != timeout { setTimeout(ctx, timeout) }
+        dropUnread(fd)
+        waitForLineSilence()
+        nextTransaction &+= 1
+        let request = ReadFrame(unit: wireUnit, kind: kind, address: address, count: count, transaction: nextTransaction)
+        if let error = send(request, ctx: ctx, fd: fd, unit: unit) {
+            lastFrameEnd = .now
+            closeContext()
+            return failure(error)
+        }
+        transactionCount.add(1, ordering: .relaxed)
+        var reply = [UInt8](repeating: 0, count: 260)
+        let rc = reply.withUnsafeMutableBufferPointer { modbus_receive_confirmation(ctx, $0.baseAddress) }
         let code = cmodbus_errno()
         lastFrameEnd = .now
-        transactionCount.add(1, ordering: .relaxed)
-        if rc == Int32(count) { return .success(registers) }
-        let error =
-            rc < 0
-            ? ModbusError.fromErrno(code, operation: operation, unit: unit, address: address)
-            : ModbusError(.badResponse("\(rc) registers instead of \(count)"), operation: operation, unit: unit, address: address)
-        switch error.kind {
+        let checked: ReadFrame.Reply
+        if rc < 0 {
+            let error = ModbusError.fromErrno(code, operation: operation, unit: unit, address: address)
+            recover(after: error.kind, ctx: ctx)
+            return .failure(error)
+        } else if rc == 0 {
+            // libmodbus's RTU check gives 0 for a frame from another unit id.
+            checked = .mismatch("a reply from another unit")
+        } else if case .tcp = endpoint {
+            checked = request.checkTCP(reply[0..<Int(rc)])
+        } else {
+            checked = request.checkRTU(reply[0..<Int(rc)])
+        }
+        switch checked {
+        case .registers(let registers):
+            return .success(registers)
+        case .exception(let code):
+            return failure(.exception(code))
+        case .mismatch(let why):
+            mismatches.add(1, ordering: .relaxed)
+            let kind = ModbusError.Kind.badResponse("not the answer to this request: \(why)")
+            recover(after: kind, ctx: ctx)
+            return failure(kind)
+        }
+    }
+
+    /// Whether libmodbus (or our own framing) can put this unit id on the wire.
+    private func isAddressable(_ unit: Int) -> Bool {
+        switch endpoint {
+        case .tcp: (0...255).contains(unit)
+        case .rtu: (1...247).contains(unit)
+        }
+    }
+
+    /// Sends the request: on TCP our own ADU (libmodbus's raw requests all carry transaction id 0),
+    /// on a serial line through libmodbus, which adds the CRC.
+    private func send(_ request: ReadFrame, ctx: OpaquePointer, fd: Int32, unit: Int) -> ModbusError.Kind? {
+        switch endpoint {
+        case .tcp:
+            let frame = request.tcpRequest
+            let sent = frame.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent == frame.count { return nil }
+            return sent < 0 ? ModbusError.fromErrno(errno, operation: "", unit: nil, address: nil).kind : .connectionLost("short send")
+        case .rtu:
+            // The RTU check of the reply compares libmodbus's own unit id: it must be this one.
+            guard modbus_set_slave(ctx, Int32(unit)) == 0 else {
+                return .invalidRequest("libmodbus refused unit \(unit): \(ModbusError.describe(errno: cmodbus_errno()))")
+            }
+            let raw = request.rawRequest
+            let sent = raw.withUnsafeBufferPointer { modbus_send_raw_request(ctx, $0.baseAddress, Int32($0.count)) }
+            if sent > 0 { return nil }
+            return ModbusError.fromErrno(cmodbus_errno(), operation: "", unit: nil, address: nil).kind
+        }
+    }
+
+    /// After a failed transaction: a late answer would be taken for the next transaction's, so a TCP
+    /// connection is dropped and reopened by the next request; on a serial line the late frame is let
+    /// in, then flushed. A lost connection is closed.
+    private func recover(after kind: ModbusError.Kind, ctx: OpaquePointer) {
+        switch kind {
         case .timeout, .badResponse:
-            // A late answer would be taken for the next transaction's (libmodbus 3.1.6 then reports
-            // bad data forever, one answer behind). On TCP the connection is dropped and reopened by
-            // the next request; on a serial line the late frame is let in, then flushed.
             if case .tcp = endpoint {
                 closeContext()
             } else {
@@ -115,15 +192,43 @@ public final class ModbusLink: @unchecked Sendable {
         default:
             break
         }
-        return .failure(error)
+    }
+
+    /// Bytes already waiting are not the answer to the next request (a reply sent twice, a late
+    /// one): they are read and dropped, and counted.
+    private func dropUnread(_ fd: Int32) {
+        var scratch = [UInt8](repeating: 0, count: 512)
+        var dropped = 0
+        while cmodbus_unread(fd) > 0 {
+            let n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            dropped += n
+        }
+        if dropped > 0 { droppedBytes.add(dropped, ordering: .relaxed) }
     }
 
     private func openIfNeeded(timeout: Duration, unit: Int) -> ModbusError? {
         if context != nil { return nil }
+        let operation = "connect to \(endpoint)"
+        func lost(_ code: Int32) -> ModbusError {
+            var error = ModbusError.fromErrno(code, operation: operation, unit: unit, address: nil)
+            if case .system(let c, let why) = error.kind {
+                error = ModbusError(.connectionLost("\(why) (\(c))"), operation: operation, unit: unit)
+            }
+            return error
+        }
+        guard descriptor.number != nil else {
+            return ModbusError(
+                .system(EMFILE, "no descriptor below 1024 was free for libmodbus's select() when the link was made"),
+                operation: operation, unit: unit)
+        }
         let ctx: OpaquePointer?
+        let opened: Result<Int32, LowDescriptor.Errno>
         switch endpoint {
         case .tcp(let host, let port):
             ctx = modbus_new_tcp_pi(host, String(port))
+            guard ctx != nil else { return lost(cmodbus_errno()) }
+            opened = TCPConnect.open(host: host, port: port, timeout: timeout)
         case .rtu(let s):
             let parity: CChar =
                 switch s.parity {
@@ -132,31 +237,28 @@ public final class ModbusLink: @unchecked Sendable {
                 case .odd: CChar(UInt8(ascii: "O"))
                 }
             ctx = modbus_new_rtu(s.port, Int32(s.baud), parity, Int32(s.dataBits), Int32(s.stopBits))
+            guard let ctx else { return lost(cmodbus_errno()) }
+            // Opening a serial line waits on nothing: libmodbus opens and sets it up, then the
+            // descriptor moves onto the reserved number.
+            if modbus_connect(ctx) != 0 {
+                opened = .failure(.init(cmodbus_errno()))
+            } else {
+                opened = .success(modbus_get_socket(ctx))
+                modbus_set_socket(ctx, -1)
+            }
         }
-        guard let ctx else {
-            return ModbusError.fromErrno(cmodbus_errno(), operation: "create context for \(endpoint)", unit: unit, address: nil)
+        guard let ctx else { return lost(cmodbus_errno()) }
+        let fd: Int32
+        switch opened.flatMap({ descriptor.adopt($0) }) {
+        case .success(let number):
+            fd = number
+        case .failure(let error):
+            modbus_free(ctx)
+            return lost(error.code)
         }
+        modbus_set_socket(ctx, fd)
         modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE)
         setTimeout(ctx, timeout)
-        if modbus_connect(ctx) != 0 {
-            let code = cmodbus_errno()
-            modbus_free(ctx)
-            var error = ModbusError.fromErrno(code, operation: "connect to \(endpoint)", unit: unit, address: nil)
-            if case .system(let c, let why) = error.kind {
-                error = ModbusError(.connectionLost("\(why) (\(c))"), operation: error.operation, unit: unit)
-            }
-            return error
-        }
-        // libmodbus waits for answers with select(): a descriptor of FD_SETSIZE (1024) or more would
-        // overflow its fd_set. Refuse such a connection rather than corrupt memory.
-        if modbus_get_socket(ctx) >= 1024 {
-            modbus_close(ctx)
-            modbus_free(ctx)
-            return ModbusError(
-                .system(
-                    EMFILE, "socket descriptor 1024 or above: libmodbus's select() cannot watch it (too many connections in one process)"),
-                operation: "connect to \(endpoint)", unit: unit)
-        }
         context = ctx
         lastFrameEnd = nil
         return nil
@@ -182,9 +284,12 @@ public final class ModbusLink: @unchecked Sendable {
         }
     }
 
+    /// Closes the connection (the reserved number then points at /dev/null) and frees the context.
     private func closeContext() {
         guard let ctx = context else { return }
-        modbus_close(ctx)
+        if case .tcp = endpoint, let fd = descriptor.number { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+        descriptor.release()
+        modbus_set_socket(ctx, -1)
         modbus_free(ctx)
         context = nil
     }
