@@ -63,6 +63,8 @@ let package = Package(
         .testTarget(name: "GatewayCLITests", dependencies: ["sunspec-gateway"]),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "SunSpec", "Captures"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "SunSpec", "Captures"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "Modbus", "SunSpec", "Captures", .product(name: "NIOCore", package: "swift-nio")]),
     ]
 )

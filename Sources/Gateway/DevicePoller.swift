@@ -38,43 +38,64 @@ public struct DevicePoller: Sendable {
     /// Polls until the task is cancelled.
     public func run() async {
         var backoff = Backoff()
-        var maxRegisters = config.maxRegisters
+        // The models of the last map found: a shorter one is suspect (a device busy or half-booted
+        // during discovery) and is discovered again before it is believed.
+        var lastModels: [ModelHeader] = []
+        var suspectShorter = 0
         while !Task.isCancelled {
             setStatus(.discovering)
             hub.reset(device: config.name)
             let map: DiscoveredMap
             do {
+                // Every discovery starts from the configured limit and probes every register again
+                // (holes a firmware update filled are read; a limit lowered under load is forgotten).
                 map = try await Discovery(
-                    reader: reader, unit: unit, kind: config.registers, maxRegisters: maxRegisters, timeout: config.timeout
+                    reader: reader, unit: unit, kind: config.registers, maxRegisters: config.maxRegisters, timeout: config.timeout
                 )
                 .run(base: config.base ?? config.quirks.base)
             } catch {
                 if Task.isCancelled { break }
                 setStatus(.offline, error: error.message)
+                exportOffline()
                 logger.warning(
                     "discovery failed", metadata: ["error": "\(error.message)", "retry": "\(DurationText.format(backoff.current))"])
-                try? await Task.sleep(for: backoff.next())
+                do { try await Task.sleep(for: backoff.next()) } catch { break }
                 continue
             }
+            if map.models.count < lastModels.count, suspectShorter < 3 {
+                suspectShorter += 1
+                logger.notice(
+                    "map shorter than the last one found: discovering again",
+                    metadata: ["models": "\(map.models.map(\.id))", "before": "\(lastModels.map(\.id))"])
+                do { try await Task.sleep(for: backoff.next()) } catch { break }
+                continue
+            }
+            suspectShorter = 0
+            lastModels = map.models
             backoff.reset()
-            maxRegisters = min(maxRegisters, map.maxRegisters)
-            var session = Session(poller: self, map: map, maxRegisters: maxRegisters)
+            if !map.notes.isEmpty { logger.info("discovered", metadata: ["notes": "\(map.notes.joined(separator: "; "))"]) }
+            var session = Session(poller: self, map: map)
             session.publishAll()
             setStatus(.online, models: map.models.map(\.id))
             let outcome = await session.poll()
-            maxRegisters = session.maxRegisters
             switch outcome {
             case .stopped:
                 return
             case .changed(let why):
                 logger.notice("model map changed: discovering again", metadata: ["why": "\(why)"])
+                exportOffline()  // the exported map is no longer the device's
             case .failed(let error):
                 setStatus(.offline, error: "\(error)")
-                if let exportUnit = config.exportUnit { export?.setOffline(unit: exportUnit) }
+                exportOffline()
                 logger.warning("device offline", metadata: ["error": "\(error)", "retry": "\(DurationText.format(backoff.current))"])
-                try? await Task.sleep(for: backoff.next())
+                do { try await Task.sleep(for: backoff.next()) } catch { return }
             }
         }
+    }
+
+    /// The device's export unit answers 0x0B until its map is read again.
+    func exportOffline() {
+        if let exportUnit = config.exportUnit { export?.setOffline(unit: exportUnit) }
     }
 
     func setStatus(_ state: DeviceState, error: String? = nil, models: [Int] = []) {
@@ -93,166 +114,4 @@ struct Backoff {
     }
 
     mutating func reset() { current = .seconds(1) }
-}
-
-/// One discovered map being polled.
-struct Session {
-    enum Outcome {
-        case stopped
-        case changed(String)
-        case failed(ModbusError)
-    }
-
-    let poller: DevicePoller
-    let map: DiscoveredMap
-    /// The dynamic models polled, with their definitions.
-    let polled: [(header: ModelHeader, definition: ModelDefinition?, index: Int)]
-    var image: RegisterImage
-    var plan: PollPlan
-    var maxRegisters: Int
-
-    init(poller: DevicePoller, map: DiscoveredMap, maxRegisters: Int) {
-        self.poller = poller
-        self.map = map
-        self.image = map.image
-        self.maxRegisters = maxRegisters
-        var counts: [Int: Int] = [:]
-        var polled: [(ModelHeader, ModelDefinition?, Int)] = []
-        for header in map.models {
-            let index = counts[header.id, default: 0]
-            counts[header.id] = index + 1
-            if let wanted = poller.config.models, !wanted.contains(header.id) { continue }
-            let definition = poller.catalog.definition(for: header.id)
-            if let definition, Self.isStatic(definition) { continue }
-            polled.append((header, definition, index))
-        }
-        self.polled = polled
-        let fixed = poller.config.quirks.blocks
-        self.plan =
-            fixed.isEmpty
-            ? PollPlan(spans: polled.map(\.0.span), maxRegisters: maxRegisters) : PollPlan(fixed: fixed, maxRegisters: maxRegisters)
-    }
-
-    /// Whether every published point of a model is static: read at discovery (and after a
-    /// reconnect, which rediscovers) only. Model 1 counts as static: its one point not marked so,
-    /// DA, is the device's Modbus address.
-    static func isStatic(_ definition: ModelDefinition) -> Bool {
-        if definition.id == 1 { return true }
-        func all(_ g: GroupDefinition) -> Bool {
-            g.points.allSatisfy { !$0.isPublished || $0.isStatic || $0.name == "ID" || $0.name == "L" } && g.groups.allSatisfy(all)
-        }
-        return all(definition.group)
-    }
-
-    /// Publishes every model found (static ones included) with its meta record.
-    func publishAll() {
-        exportMap()
-        guard let decoded = try? DeviceDecoder.decode(image, base: map.base, catalog: poller.catalog) else { return }
-        let ts = Timestamp.format(Date())
-        for instance in decoded.models {
-            if let wanted = poller.config.models, !wanted.contains(instance.model.id) { continue }
-            var reading = JSONBuffer(capacity: 4096)
-            ReadingRecord.append(instance, device: poller.config.name, timestamp: ts, to: &reading)
-            poller.hub.publish(device: poller.config.name, instance: instance, reading: reading.bytes)
-        }
-    }
-
-    /// Polls until cancelled, the map changes, or the device fails.
-    mutating func poll() async -> Outcome {
-        let interval = poller.config.interval
-        // Discovery just published every model: the first poll comes one interval later.
-        var next = ContinuousClock.now + interval
-        do { try await Task.sleep(until: next) } catch { return .stopped }
-        while !Task.isCancelled {
-            if polled.isEmpty {
-                try? await Task.sleep(for: interval)
-                continue
-            }
-            var readAt: [Int: Date] = [:]  // request index -> when its registers arrived
-            var index = 0
-            while index < plan.requests.count {
-                let request = plan.requests[index]
-                do {
-                    let registers = try await readWithRetry(request)
-                    readAt[index] = Date()
-                    image.insert(.init(start: request.start, registers: registers))
-                    index += 1
-                } catch {
-                    if Task.isCancelled { return .stopped }
-                    if (error.isException(2) || error.isException(3)), request.count > 1, let smaller = smallerLimit() {
-                        poller.logger.notice(
-                            "device refuses reads of \(request.count) registers: max_registers \(maxRegisters) -> \(smaller)")
-                        maxRegisters = smaller
-                        plan = PollPlan(spans: polled.map(\.header.span), maxRegisters: maxRegisters)
-                        index = 0
-                        readAt = [:]
-                        continue
-                    }
-                    return .failed(error)
-                }
-            }
-            if let changed = checkHeaders() { return .changed(changed) }
-            publish(readAt)
-            exportMap()
-            next += interval
-            let now = ContinuousClock.now
-            if next < now { next = now }  // behind: skip the missed ticks
-            do { try await Task.sleep(until: next) } catch { return .stopped }
-        }
-        return .stopped
-    }
-
-    /// Hands the current map to the SunSpec export, if the device is exported.
-    private func exportMap() {
-        guard let unit = poller.config.exportUnit, let export = poller.export else { return }
-        export.update(unit: unit, image: ExportStore.relocate(image, models: map.models))
-    }
-
-    /// A timeout is tried once more at once before the unit counts as failed.
-    private func readWithRetry(_ request: PollPlan.Request) async throws(ModbusError) -> [UInt16] {
-        let config = poller.config
-        do {
-            return try await poller.reader.read(
-                unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
-        } catch {
-            guard error.kind == .timeout, !Task.isCancelled else { throw error }
-            return try await poller.reader.read(
-                unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
-        }
-    }
-
-    /// Half the current limit (models larger than it are then split across reads).
-    private func smallerLimit() -> Int? {
-        maxRegisters > 1 ? maxRegisters / 2 : nil
-    }
-
-    /// A model whose ID or L changed (a firmware update) means a new discovery.
-    private func checkHeaders() -> String? {
-        for (header, _, _) in polled {
-            guard let id = image.value(at: header.address), let length = image.value(at: header.address + 1) else { continue }
-            if Int(id) != header.id || Int(length) != header.length {
-                return "model \(header.id) at \(header.address) now reads id \(id), L \(length)"
-            }
-        }
-        return nil
-    }
-
-    private func publish(_ readAt: [Int: Date]) {
-        var records: [(address: Int, bytes: [UInt8])] = []
-        records.reserveCapacity(polled.count)
-        var buffer = JSONBuffer(capacity: 1 << 14)
-        for (header, definition, index) in polled {
-            let window = image.window(start: header.address, count: header.length + 2)
-            let model =
-                definition.map { ModelDecoder.decode($0, window: window, length: header.length) }
-                ?? ModelDecoder.undefined(id: header.id, window: window, length: header.length)
-            let request = plan.requests.firstIndex { $0.range.contains(header.span.upperBound - 1) }
-            let ts = request.flatMap { readAt[$0] }.map(Timestamp.format)
-            buffer.removeAll()
-            ReadingRecord.append(
-                ModelInstance(address: header.address, index: index, model: model), device: poller.config.name, timestamp: ts, to: &buffer)
-            records.append((header.address, buffer.bytes))
-        }
-        poller.hub.publish(device: poller.config.name, readings: records)
-    }
 }

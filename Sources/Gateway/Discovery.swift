@@ -1,3 +1,4 @@
+import Foundation
 import Modbus
 import SunSpec
 
@@ -37,6 +38,16 @@ public struct DiscoveredMap: Sendable {
     public let maxRegisters: Int
     /// What did not go by the book (no end marker, refused registers).
     public let notes: [String]
+    /// When each read's registers arrived, in order.
+    public let arrivals: [(range: Range<Int>, at: Date)]
+
+    /// Registers inside the models the device refused (the holes polls must not ask for).
+    public var holes: Holes { Holes(missingFrom: image, in: models.map(\.span)) }
+
+    /// When the last of the registers of `span` arrived (nil if none was read).
+    public func arrival(of span: Range<Int>) -> Date? {
+        arrivals.last { $0.range.overlaps(span) }?.at
+    }
 }
 
 /// Why discovery failed.
@@ -64,15 +75,25 @@ public struct Discovery: Sendable {
     let kind: RegisterKind
     let maxRegisters: Int
     let timeout: Duration?
+    /// Waits before the retries of a read the device answers busy (exception 6) or acknowledge (5).
+    let busyRetries: [Duration]
 
     /// Creates a discovery over a reader.
-    public init(reader: any RegisterReader, unit: Int, kind: RegisterKind = .holding, maxRegisters: Int = 125, timeout: Duration? = nil) {
+    public init(
+        reader: any RegisterReader, unit: Int, kind: RegisterKind = .holding, maxRegisters: Int = 125, timeout: Duration? = nil,
+        busyRetries: [Duration] = Discovery.busyRetries
+    ) {
         self.reader = reader
         self.unit = unit
         self.kind = kind
         self.maxRegisters = max(2, min(125, maxRegisters))
         self.timeout = timeout
+        self.busyRetries = busyRetries
     }
+
+    /// A busy device is asked again after 0.1 s, 0.2 s, ... 3.2 s (6.3 s in all), then discovery fails
+    /// and is tried again with the device's backoff: busy is never a hole nor the end of the chain.
+    public static let busyRetries: [Duration] = (0..<6).map { .milliseconds(100 << $0) }
 
     /// Finds the map at `base`, or at the usual bases.
     public func run(base: Int? = nil) async throws(DiscoveryError) -> DiscoveredMap {
@@ -86,6 +107,7 @@ private struct Walk {
     var image = RegisterImage()
     var transactions = 0
     var notes: [String] = []
+    var arrivals: [(range: Range<Int>, at: Date)] = []
     /// Budget of reads spent narrowing refused registers down, per model.
     var narrowBudget = 0
     /// Set once a read-ahead ran past the end of the map: from then on, only what is needed is read.
@@ -110,7 +132,12 @@ private struct Walk {
             }
             if image.value(at: address) == nil || image.value(at: address + 1) == nil {
                 let limit = 65536 - address
-                guard (try? await fetch(address, ahead: min(discovery.maxRegisters, limit), needed: 2)) != nil else {
+                do {
+                    try await fetch(address, ahead: min(discovery.maxRegisters, limit), needed: 2)
+                } catch {
+                    guard Self.isRefusal(error) else {
+                        throw DiscoveryError(message: "reading the model header at \(address): \(error)", cause: error)
+                    }
                     notes.append("no end marker: nothing readable at \(address) after the last model")
                     break
                 }
@@ -133,19 +160,23 @@ private struct Walk {
                     try await fetch(from, ahead: ahead, needed: needed)
                     cursor = firstMissing(from, stop)
                 } catch {
+                    guard Self.isRefusal(error) else {
+                        throw DiscoveryError(message: "reading model \(header.id) at \(header.address): \(error)", cause: error)
+                    }
                     if from >= end {
                         // Only the next header is missing: the chain ends here, without an end marker.
                         models.append(header)
                         notes.append("no end marker after model \(header.id) at \(header.address)")
                         break chain
                     }
-                    guard case .exception = error.kind else {
-                        throw DiscoveryError(message: "reading model \(header.id) at \(header.address): \(error)", cause: error)
-                    }
                     // Part of the model is refused: read what the device gives, ranges narrowed down;
                     // what stays refused is a hole, and the walk goes on after it.
                     let count = min(end - from, discovery.maxRegisters)
-                    await readNarrowing(from, count)
+                    do {
+                        try await readNarrowing(from, count)
+                    } catch {
+                        throw DiscoveryError(message: "reading model \(header.id) at \(header.address): \(error)", cause: error)
+                    }
                     cursor = firstMissing(from + count, stop)
                 }
             }
@@ -161,7 +192,15 @@ private struct Walk {
         }
         if refused > 0 { notes.append("\(refused) registers inside models were refused by the device") }
         return DiscoveredMap(
-            base: base, models: models, image: image, endMarker: endMarker, transactions: transactions, maxRegisters: limit, notes: notes)
+            base: base, models: models, image: image, endMarker: endMarker, transactions: transactions, maxRegisters: limit, notes: notes,
+            arrivals: arrivals)
+    }
+
+    /// A refusal of the registers asked for (exception 2, or 3 at one register): a hole, or the end of
+    /// the map. Busy was retried already; anything else (no answer, a device failure, a gateway
+    /// without its target) fails the discovery, to be tried again.
+    static func isRefusal(_ error: ModbusError) -> Bool {
+        error.isException(2) || error.isException(3)
     }
 
     /// Probes the bases with full reads (the first read of the map then comes with the marker). A
@@ -218,8 +257,10 @@ private struct Walk {
         }
     }
 
-    /// Reads up to `count` registers (fewer when the device takes less in one read).
+    /// Reads up to `count` registers (fewer when the device takes less in one read). A busy device
+    /// (exception 6, or 5) is asked again after the waits of `busyRetries`.
     private mutating func read(_ from: Int, _ count: Int) async throws(ModbusError) -> [UInt16] {
+        var busy = discovery.busyRetries[...]
         while true {
             let n = min(count, limit)
             transactions += 1
@@ -227,8 +268,13 @@ private struct Walk {
                 let registers = try await discovery.reader.read(
                     unit: discovery.unit, address: from, count: n, kind: discovery.kind, timeout: discovery.timeout)
                 image.insert(.init(start: from, registers: registers))
+                arrivals.append((from..<(from + n), Date()))
                 return registers
             } catch {
+                if error.isException(6) || error.isException(5), let wait = busy.popFirst() {
+                    do { try await Task.sleep(for: wait) } catch { throw ModbusError(.connectionLost("cancelled"), operation: "discovery") }
+                    continue
+                }
                 // Exception 3 (illegal data value) is how devices refuse a read of too many registers.
                 guard error.isException(3), n > 1 else { throw error }
                 limit = n / 2
@@ -237,15 +283,20 @@ private struct Walk {
     }
 
     /// Reads a range the device refused as a whole in halves, down to single registers; what is
-    /// still refused stays a hole.
-    private mutating func readNarrowing(_ from: Int, _ count: Int) async {
+    /// still refused stays a hole. Anything but a refusal is thrown.
+    private mutating func readNarrowing(_ from: Int, _ count: Int) async throws(ModbusError) {
         guard count > 0, narrowBudget > 0 else { return }
         narrowBudget -= 1
-        if (try? await read(from, count)) != nil { return }
+        do {
+            _ = try await read(from, count)
+            return
+        } catch {
+            guard Self.isRefusal(error) else { throw error }
+        }
         guard count > 1 else { return }
         let half = count / 2
-        await readNarrowing(from, half)
-        await readNarrowing(from + half, count - half)
+        try await readNarrowing(from, half)
+        try await readNarrowing(from + half, count - half)
     }
 
     /// The first register in `from..<to` not read yet.

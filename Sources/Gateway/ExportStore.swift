@@ -30,6 +30,11 @@ public final class ExportStore: RegisterSource, @unchecked Sendable {
         entries.withLock { $0[UInt8(clamping: unit)]?.online = false }
     }
 
+    /// Whether a unit is served now (its device online, its map read).
+    public func isOnline(unit: Int) -> Bool {
+        entries.withLock { $0[UInt8(clamping: unit)].map { $0.online && $0.image != nil } ?? false }
+    }
+
     public func read(unit: UInt8, kind: RegisterKind, address: Int, count: Int) -> ServerReply {
         entries.withLock { all in
             guard let entry = all[unit] else { return .exception(0x0B) }

@@ -30,9 +30,9 @@ struct BridgeTests {
         let engine = Engine(devices: [config], readers: ["sungrow": InProcessReader(device)], hub: hub, export: store, logger: logger)
         let group = ServiceGroup(services: [stream, engine], logger: logger)
         let task = Task { try await group.run() }
-        try await Task.sleep(for: .milliseconds(400))
+        #expect(await eventually { StreamClient(path: path) != nil })
         let client = try #require(StreamClient(path: path))
-        let battery = json(try #require(client.line { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":802") }))
+        let battery = json(try #require(await client.line { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":802") }))
         #expect(battery["source"] as? String == "profile:sungrow-sh")
         let values = try #require(battery["values"] as? [String: Any])
         #expect(values["SoC"] as? Double == 64.8)

@@ -22,8 +22,9 @@ struct ExportTests {
         defer { server.stop() }
         let group = ServiceGroup(services: [engine], logger: logger)
         let task = Task { try await group.run() }
-        try await Task.sleep(for: .milliseconds(500))
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))
+        // The device is exported once its map was read.
+        #expect(await eventually { store.isOnline(unit: 1) })
         let map = try await Discovery(reader: link, unit: 1).run()
         #expect(map.base == 40000)
         #expect(map.models.map(\.id) == [1, 103, 120, 121, 122, 123, 124])
@@ -37,7 +38,7 @@ struct ExportTests {
         #expect(offline?.kind == .exception(0x0B))
         // The device goes away: its export unit answers 0x0B too.
         legacy.update(unit: 1) { $0 = RegisterImage() }
-        try await Task.sleep(for: .milliseconds(700))
+        #expect(await eventually { !store.isOnline(unit: 1) })
         let gone = await #expect(throws: ModbusError.self) { try await link.read(unit: 1, address: 40000, count: 2) }
         #expect(gone?.kind == .exception(0x0B))
         await group.triggerGracefulShutdown()

@@ -48,26 +48,27 @@ struct LiveGatewayTests {
         let config = DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(200))
         let gateway = try await RunningGateway.start(devices: [config], readers: ["bess-1": InProcessReader(devices)])
         let client = try #require(StreamClient(path: gateway.path))
-        let hello = json(try #require(client.line()))
+        let hello = json(try #require(await client.line()))
         #expect(hello["type"] as? String == "hello")
         #expect(hello["schema"] as? Int == 1)
         #expect(hello["devices"] as? [String] == ["bess-1"])
-        let online = try #require(client.line { json($0)["state"] as? String == "online" })
+        let online = try #require(await client.line { json($0)["state"] as? String == "online" })
         #expect(json(online)["models"] as? [Int] == [1, 103, 701, 124, 713, 802, 803, 804, 804, 804])
         // The live 802 reading equals the offline decode of the same registers.
-        let live = json(try #require(client.line { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":802") }))
+        let live = json(try #require(await client.line { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":802") }))
         let values = try #require(live["values"] as? [String: Any])
         #expect(values["SoC"] as? Double == 67.5)
         #expect(live["addr"] as? Int == 40312)
         // Values the device changes show up in a later reading.
         devices.update(unit: 1) { $0.insert(.init(start: 40312 + 11, registers: [5000])) }  // 802 SoC raw, sf -2
-        let changed = try #require(client.line { $0.contains("\"model\":802") && $0.contains("\"SoC\":50,") })
+        let changed = try #require(await client.line { $0.contains("\"model\":802") && $0.contains("\"SoC\":50,") })
         #expect(json(changed)["ts"] as? String != nil)
         // Model 1 is static: read at discovery only.
         #expect(
-            client.line(where: { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":1,") }, timeout: .milliseconds(600)) == nil)
+            await client.line(where: { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":1,") }, timeout: .milliseconds(600))
+                == nil)
         await gateway.stop()
-        #expect(client.closed())
+        #expect(await client.closed())
         #expect(!FileManager.default.fileExists(atPath: gateway.path))
     }
 
@@ -78,7 +79,7 @@ struct LiveGatewayTests {
         try await Task.sleep(for: .milliseconds(500))
         let client = try #require(StreamClient(path: gateway.path))
         var lines: [[String: Any]] = []
-        while let l = client.line(timeout: .milliseconds(50)) { lines.append(json(l)) }
+        while let l = await client.line(timeout: .milliseconds(50)) { lines.append(json(l)) }
         #expect(lines.first?["type"] as? String == "hello")
         #expect(lines[1]["type"] as? String == "status")
         let metas = lines.filter { $0["type"] as? String == "meta" }
@@ -97,9 +98,9 @@ struct LiveGatewayTests {
         let fast = try #require(StreamClient(path: gateway.path))
         var count = 0
         let start = ContinuousClock.now
-        while ContinuousClock.now - start < .seconds(4), fast.line(timeout: .seconds(1)) != nil { count += 1 }
+        while ContinuousClock.now - start < .seconds(4), await fast.line(timeout: .seconds(1)) != nil { count += 1 }
         #expect(count > 500)
-        #expect(slow.closed(timeout: .seconds(2)))
+        #expect(await slow.closed(timeout: .seconds(2)))
         #expect(gateway.hub.subscriberCount == 1)
         await gateway.stop()
     }
@@ -110,9 +111,9 @@ struct LiveGatewayTests {
         let config = DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(100))
         let gateway = try await RunningGateway.start(devices: [config], readers: ["bess-1": reader])
         let client = try #require(StreamClient(path: gateway.path))
-        #expect(client.line { json($0)["state"] as? String == "online" } != nil)
-        #expect(client.line { $0.contains("\"model\":804") && $0.contains("\"index\":2") } != nil)
-        #expect(client.line(where: { json($0)["state"] as? String == "offline" }, timeout: .milliseconds(500)) == nil)
+        #expect(await client.line { json($0)["state"] as? String == "online" } != nil)
+        #expect(await client.line { $0.contains("\"model\":804") && $0.contains("\"index\":2") } != nil)
+        #expect(await client.line(where: { json($0)["state"] as? String == "offline" }, timeout: .milliseconds(500)) == nil)
         await gateway.stop()
         #expect(reader.reads.contains { $0.hasSuffix("refused") })
     }
@@ -123,14 +124,14 @@ struct LiveGatewayTests {
         let config = DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(100))
         let gateway = try await RunningGateway.start(devices: [config], readers: ["bess-1": InProcessReader(devices)])
         let client = try #require(StreamClient(path: gateway.path))
-        #expect(client.line { json($0)["state"] as? String == "online" } != nil)
+        #expect(await client.line { json($0)["state"] as? String == "online" } != nil)
         let image = try #require(devices.image(unit: 1))
         devices.update(unit: 1) { $0 = RegisterImage() }  // every read now refused
-        let offline = try #require(client.line { json($0)["state"] as? String == "offline" })
+        let offline = try #require(await client.line { json($0)["state"] as? String == "offline" })
         #expect((json(offline)["error"] as? String)?.isEmpty == false)
         devices.update(unit: 1) { $0 = image }
-        #expect(client.line(where: { json($0)["state"] as? String == "online" }, timeout: .seconds(8)) != nil)
-        #expect(client.line { $0.contains("\"type\":\"reading\"") } != nil)
+        #expect(await client.line(where: { json($0)["state"] as? String == "online" }, timeout: .seconds(8)) != nil)
+        #expect(await client.line { $0.contains("\"type\":\"reading\"") } != nil)
         await gateway.stop()
     }
 
@@ -140,11 +141,11 @@ struct LiveGatewayTests {
         let config = DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(100))
         let gateway = try await RunningGateway.start(devices: [config], readers: ["bess-1": InProcessReader(devices)])
         let client = try #require(StreamClient(path: gateway.path))
-        #expect(client.line { json($0)["state"] as? String == "online" } != nil)
+        #expect(await client.line { json($0)["state"] as? String == "online" } != nil)
         // The 713 model becomes a vendor model with the same length.
         devices.update(unit: 1) { $0.insert(.init(start: 40303, registers: [64999])) }
-        #expect(client.line { json($0)["state"] as? String == "discovering" } != nil)
-        let online = try #require(client.line { json($0)["state"] as? String == "online" })
+        #expect(await client.line { json($0)["state"] as? String == "discovering" } != nil)
+        let online = try #require(await client.line { json($0)["state"] as? String == "online" })
         #expect((json(online)["models"] as? [Int])?.contains(64999) == true)
         await gateway.stop()
     }

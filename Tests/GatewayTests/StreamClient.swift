@@ -1,7 +1,8 @@
 import Foundation
 
-/// A plain Unix-socket subscriber for tests: connects, reads NDJSON lines.
-final class StreamClient {
+/// A plain Unix-socket subscriber for tests: connects, reads NDJSON lines. Its waits run on a
+/// thread of their own, never on Swift's cooperative pool (which the gateway under test needs).
+final class StreamClient: @unchecked Sendable {
     let fd: Int32
     private var pending: [UInt8] = []
 
@@ -26,7 +27,17 @@ final class StreamClient {
     deinit { close(fd) }
 
     /// The next line, or nil at end of stream or after `timeout`.
-    func line(timeout: Duration = .seconds(5)) -> String? {
+    func line(timeout: Duration = .seconds(5)) async -> String? {
+        await offPool { self.blockingLine(timeout: timeout) }
+    }
+
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
+    private func blockingLine(timeout: Duration) -> String? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let nl = pending.firstIndex(of: 0x0A) {
@@ -47,17 +58,21 @@ final class StreamClient {
     }
 
     /// Lines until one matches, or nil.
-    func line(where predicate: (String) -> Bool, timeout: Duration = .seconds(10)) -> String? {
+    func line(where predicate: (String) -> Bool, timeout: Duration = .seconds(10)) async -> String? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard let l = line(timeout: deadline - ContinuousClock.now) else { return nil }
+            guard let l = await line(timeout: deadline - ContinuousClock.now) else { return nil }
             if predicate(l) { return l }
         }
         return nil
     }
 
     /// Whether the server closed the connection (within `timeout`), reading and dropping what is left.
-    func closed(timeout: Duration = .seconds(5)) -> Bool {
+    func closed(timeout: Duration = .seconds(5)) async -> Bool {
+        await offPool { self.blockingClosed(timeout: timeout) }
+    }
+
+    private func blockingClosed(timeout: Duration) -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)

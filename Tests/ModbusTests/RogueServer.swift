@@ -26,7 +26,9 @@ final class RogueServer: @unchecked Sendable {
         var pdu: [UInt8] = [request[7], UInt8(2 * count)]
         for a in address..<(address + count) { pdu += [UInt8(value(a) >> 8), UInt8(value(a) & 0xFF)] }
         let length = pdu.count + 1
-        return [UInt8(tid >> 8), UInt8(tid & 0xFF), UInt8(protocolID >> 8), UInt8(protocolID & 0xFF), UInt8(length >> 8), UInt8(length & 0xFF)]
+        return [
+            UInt8(tid >> 8), UInt8(tid & 0xFF), UInt8(protocolID >> 8), UInt8(protocolID & 0xFF), UInt8(length >> 8), UInt8(length & 0xFF),
+        ]
             + [unit ?? request[6]] + pdu
     }
 

@@ -68,6 +68,26 @@ public struct RegisterImage: Sendable, Equatable {
         blocks = merged
     }
 
+    /// Forgets the registers of `range` (a device that now refuses them: they are no longer its values).
+    public mutating func remove(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        var kept: [Block] = []
+        kept.reserveCapacity(blocks.count + 1)
+        for b in blocks {
+            if b.end <= range.lowerBound || b.start >= range.upperBound {
+                kept.append(b)
+                continue
+            }
+            if b.start < range.lowerBound {
+                kept.append(Block(start: b.start, registers: Array(b.registers[..<(range.lowerBound - b.start)])))
+            }
+            if b.end > range.upperBound {
+                kept.append(Block(start: range.upperBound, registers: Array(b.registers[(range.upperBound - b.start)...])))
+            }
+        }
+        blocks = kept
+    }
+
     /// Number of captured registers.
     public var registerCount: Int { blocks.reduce(0) { $0 + $1.registers.count } }
 

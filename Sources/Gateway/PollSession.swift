@@ -1,0 +1,290 @@
+import Captures
+import Foundation
+import Modbus
+import SunSpec
+
+/// One discovered map being polled, until it changes or the device fails.
+///
+/// The plan reads the dynamic models minus the registers the device refuses (discovery's holes), so
+/// no request asks for a hole. While polling, exception 3 (a read too large) lowers the request size
+/// for a while (tried upwards again after `raiseAfter` good polls, up to what discovery found);
+/// exception 2 (illegal address) is asked once more, then the refused registers are narrowed down,
+/// recorded as holes and the plan made again. Neither takes a device that still answers offline.
+/// Busy (exception 6, or 5) is asked again after a short wait. A device with no dynamic model has
+/// its model headers read every interval, so it is still seen to fail and come back.
+struct Session {
+    enum Outcome {
+        case stopped
+        case changed(String)
+        case failed(ModbusError)
+    }
+
+    /// Good polls at a lowered size limit before a larger one is tried again.
+    static let raiseAfter = 10
+    /// Reads spent narrowing refused registers down, per refused request.
+    static let narrowBudget = 64
+    /// Waits before the retries of a request the device answers busy.
+    static let busyRetries: [Duration] = [.milliseconds(50), .milliseconds(100), .milliseconds(200)]
+
+    let poller: DevicePoller
+    let map: DiscoveredMap
+    /// The dynamic models polled, with their definitions.
+    let polled: [(header: ModelHeader, definition: ModelDefinition?, index: Int)]
+    /// The headers checked every poll for a changed map: the polled models', or, when nothing is
+    /// dynamic, every model's (the poll then reads only those).
+    let watched: [ModelHeader]
+    var image: RegisterImage
+    var holes: Holes
+    var plan: PollPlan
+    /// The size limit discovery found (the device's, or the configured one): a lowered limit comes back to it.
+    let ceiling: Int
+    var maxRegisters: Int
+    var goodPolls = 0
+
+    init(poller: DevicePoller, map: DiscoveredMap) {
+        self.poller = poller
+        self.map = map
+        self.image = map.image
+        self.holes = map.holes
+        self.ceiling = max(1, min(poller.config.maxRegisters, map.maxRegisters))
+        self.maxRegisters = ceiling
+        var counts: [Int: Int] = [:]
+        var polled: [(ModelHeader, ModelDefinition?, Int)] = []
+        for header in map.models {
+            let index = counts[header.id, default: 0]
+            counts[header.id] = index + 1
+            if let wanted = poller.config.models, !wanted.contains(header.id) { continue }
+            let definition = poller.catalog.definition(for: header.id)
+            if let definition, Self.isStatic(definition) { continue }
+            polled.append((header, definition, index))
+        }
+        self.polled = polled
+        self.watched = polled.isEmpty ? map.models : polled.map(\.0)
+        self.plan = PollPlan(spans: [], maxRegisters: ceiling)
+        self.plan = makePlan()
+    }
+
+    /// Whether every published point of a model is static: read at discovery (and after a
+    /// reconnect, which rediscovers) only. Model 1 counts as static: its one point not marked so,
+    /// DA, is the device's Modbus address.
+    static func isStatic(_ definition: ModelDefinition) -> Bool {
+        if definition.id == 1 { return true }
+        func all(_ g: GroupDefinition) -> Bool {
+            g.points.allSatisfy { !$0.isPublished || $0.isStatic || $0.name == "ID" || $0.name == "L" } && g.groups.allSatisfy(all)
+        }
+        return all(definition.group)
+    }
+
+    /// Fixed blocks (the `blocks` quirk) whatever happens; otherwise the models' readable runs.
+    private func makePlan() -> PollPlan {
+        let fixed = poller.config.quirks.blocks
+        if !fixed.isEmpty { return PollPlan(fixed: fixed, maxRegisters: maxRegisters) }
+        let spans = polled.isEmpty ? watched.map { $0.address..<($0.address + 2) } : polled.map(\.header.span)
+        return PollPlan(spans: spans, maxRegisters: maxRegisters, holes: holes)
+    }
+
+    /// Publishes every model found (static ones included) with its meta record, each with `ts` =
+    /// when the last of its registers arrived.
+    func publishAll() {
+        exportMap()
+        let decoded: DecodedDevice
+        do {
+            decoded = try DeviceDecoder.decode(image, base: map.base, catalog: poller.catalog)
+        } catch {
+            poller.logger.error("discovered map does not decode", metadata: ["error": "\(error)"])
+            return
+        }
+        let fallback = Timestamp.format(Date())
+        for instance in decoded.models {
+            if let wanted = poller.config.models, !wanted.contains(instance.model.id) { continue }
+            let span = instance.address..<(instance.address + 2 + instance.model.length)
+            let ts = map.arrival(of: span).map { Timestamp.format($0) } ?? fallback
+            var reading = JSONBuffer(capacity: 4096)
+            ReadingRecord.append(instance, device: poller.config.name, timestamp: ts, to: &reading)
+            poller.hub.publish(device: poller.config.name, instance: instance, reading: reading.bytes)
+        }
+    }
+
+    /// Polls until cancelled, the map changes, or the device fails.
+    mutating func poll() async -> Outcome {
+        let interval = poller.config.interval
+        // Discovery just published every model: the first poll comes one interval later.
+        var next = ContinuousClock.now + interval
+        do { try await Task.sleep(until: next) } catch { return .stopped }
+        while !Task.isCancelled {
+            var readAt: [Int: Date] = [:]  // request index -> when its registers arrived
+            var index = 0
+            while index < plan.requests.count {
+                let request = plan.requests[index]
+                do {
+                    let registers = try await read(request)
+                    readAt[index] = Date()
+                    image.insert(.init(start: request.start, registers: registers))
+                    index += 1
+                } catch {
+                    if Task.isCancelled { return .stopped }
+                    switch await recover(from: error, at: request) {
+                    case .replanned:
+                        index = 0
+                        readAt = [:]
+                    case .outcome(let outcome):
+                        return outcome
+                    }
+                }
+            }
+            if let changed = checkHeaders() { return .changed(changed) }
+            if !polled.isEmpty { publish(readAt) }
+            exportMap()
+            raiseLimitAfterGoodPolls()
+            next += interval
+            let now = ContinuousClock.now
+            if next < now { next = now }  // behind: skip the missed ticks
+            do { try await Task.sleep(until: next) } catch { return .stopped }
+        }
+        return .stopped
+    }
+
+    private enum Recovery {
+        case replanned
+        case outcome(Outcome)
+    }
+
+    /// What a failed request means: a smaller size, new holes, a changed map, or a failed device.
+    private mutating func recover(from error: ModbusError, at request: PollPlan.Request) async -> Recovery {
+        guard poller.config.quirks.blocks.isEmpty else { return .outcome(.failed(error)) }
+        if error.isException(3), request.count > 1 {
+            let smaller = max(1, min(maxRegisters, request.count) / 2)
+            poller.logger.notice("device refuses reads of \(request.count) registers: max_registers \(maxRegisters) -> \(smaller)")
+            maxRegisters = smaller
+            goodPolls = 0
+            plan = makePlan()
+            return .replanned
+        }
+        if error.isException(2) || error.isException(3) {
+            var budget = Self.narrowBudget
+            let before = holes.count
+            do {
+                try await narrow(request.range, budget: &budget)
+            } catch {
+                return .outcome(Task.isCancelled ? .stopped : .failed(error))
+            }
+            let found = holes.count - before
+            if let header = watched.first(where: { holes.overlaps($0.address..<($0.address + 2)) }) {
+                return .outcome(.changed("the header of model \(header.id) at \(header.address) is refused"))
+            }
+            poller.logger.notice(
+                "device refuses registers in \(request): \(found) recorded as holes, polling around them",
+                metadata: ["holes": "\(holes.count)"])
+            plan = makePlan()
+            return .replanned
+        }
+        return .outcome(.failed(error))
+    }
+
+    /// Reads a refused range in halves down to single registers; a register refused twice is a
+    /// hole (once may be a device's passing refusal). Past the budget, what is left unread counts
+    /// as refused until the next discovery probes it again. Anything but a refusal is thrown.
+    private mutating func narrow(_ range: Range<Int>, budget: inout Int) async throws(ModbusError) {
+        guard !range.isEmpty else { return }
+        guard budget > 0 else {
+            refuse(range)
+            return
+        }
+        budget -= 1
+        do {
+            let registers = try await read(PollPlan.Request(start: range.lowerBound, count: range.count))
+            image.insert(.init(start: range.lowerBound, registers: registers))
+            return
+        } catch {
+            guard error.isException(2) || error.isException(3) else { throw error }
+        }
+        if range.count == 1 {
+            refuse(range)
+            return
+        }
+        let half = range.count / 2
+        try await narrow(range.lowerBound..<(range.lowerBound + half), budget: &budget)
+        try await narrow((range.lowerBound + half)..<range.upperBound, budget: &budget)
+    }
+
+    /// Records refused registers: a hole, and no value of the device's any more.
+    private mutating func refuse(_ range: Range<Int>) {
+        holes.insert(range)
+        image.remove(range)
+    }
+
+    /// After `raiseAfter` good polls at a lowered limit, the limit doubles again (up to the ceiling).
+    private mutating func raiseLimitAfterGoodPolls() {
+        guard maxRegisters < ceiling else { return }
+        goodPolls += 1
+        guard goodPolls >= Self.raiseAfter else { return }
+        goodPolls = 0
+        let larger = min(ceiling, maxRegisters * 2)
+        poller.logger.info("trying larger reads again: max_registers \(maxRegisters) -> \(larger)")
+        maxRegisters = larger
+        plan = makePlan()
+    }
+
+    /// Hands the current map to the SunSpec export, if the device is exported.
+    private func exportMap() {
+        guard let unit = poller.config.exportUnit, let export = poller.export else { return }
+        export.update(unit: unit, image: ExportStore.relocate(image, models: map.models))
+    }
+
+    /// One request: a timeout is tried once more at once, a refusal once more (a device's passing
+    /// refusal is not a hole), busy after short waits; then the error is the request's.
+    private func read(_ request: PollPlan.Request) async throws(ModbusError) -> [UInt16] {
+        let config = poller.config
+        var timedOut = false
+        var refused = false
+        var busy = Self.busyRetries[...]
+        while true {
+            do {
+                return try await poller.reader.read(
+                    unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
+            } catch {
+                if Task.isCancelled { throw error }
+                if error.kind == .timeout, !timedOut {
+                    timedOut = true
+                } else if error.isException(2), !refused {
+                    refused = true
+                } else if error.isException(6) || error.isException(5), let wait = busy.popFirst() {
+                    do { try await Task.sleep(for: wait) } catch { throw ModbusError(.connectionLost("cancelled"), operation: "poll") }
+                } else {
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// A model whose ID or L changed (a firmware update) means a new discovery.
+    private func checkHeaders() -> String? {
+        for header in watched {
+            guard let id = image.value(at: header.address), let length = image.value(at: header.address + 1) else { continue }
+            if Int(id) != header.id || Int(length) != header.length {
+                return "model \(header.id) at \(header.address) now reads id \(id), L \(length)"
+            }
+        }
+        return nil
+    }
+
+    private func publish(_ readAt: [Int: Date]) {
+        var records: [(address: Int, bytes: [UInt8])] = []
+        records.reserveCapacity(polled.count)
+        var buffer = JSONBuffer(capacity: 1 << 14)
+        for (header, definition, index) in polled {
+            let window = image.window(start: header.address, count: header.length + 2)
+            let model =
+                definition.map { ModelDecoder.decode($0, window: window, length: header.length) }
+                ?? ModelDecoder.undefined(id: header.id, window: window, length: header.length)
+            // When the last of its registers arrived.
+            let ts = plan.requests.indices.filter { plan.requests[$0].range.overlaps(header.span) }.compactMap { readAt[$0] }.max()
+            buffer.removeAll()
+            ReadingRecord.append(
+                ModelInstance(address: header.address, index: index, model: model), device: poller.config.name,
+                timestamp: ts.map { Timestamp.format($0) }, to: &buffer)
+            records.append((header.address, buffer.bytes))
+        }
+        poller.hub.publish(device: poller.config.name, readings: records)
+    }
+}
