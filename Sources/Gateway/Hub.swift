@@ -40,13 +40,16 @@ public final class Hub: Sendable {
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
     /// Adds a subscriber and sends it, in order: hello, each device's status, the meta records, the
-    /// latest readings. Live records follow with no gap and no repeat.
-    public func subscribe(_ subscriber: any Subscriber) {
+    /// latest readings. Live records follow with no gap and no repeat. False (and nothing sent) when
+    /// `limit` subscribers are connected already.
+    @discardableResult
+    public func subscribe(_ subscriber: any Subscriber, limit: Int = .max) -> Bool {
         state.withLock { s in
             guard !s.finished else {
                 subscriber.finish()
-                return
+                return true
             }
+            guard s.subscribers.count < limit else { return false }
             var snapshot = allocator.buffer(bytes: StreamRecords.hello(devices: s.devices))
             for device in s.devices {
                 if var status = s.status[device] { snapshot.writeBuffer(&status) }
@@ -63,6 +66,7 @@ public final class Hub: Sendable {
             }
             subscriber.sendSnapshot(snapshot)
             s.subscribers[ObjectIdentifier(subscriber)] = subscriber
+            return true
         }
     }
 

@@ -66,4 +66,13 @@ public enum StreamRecords {
         out.raw("]}\n")
         return out.bytes
     }
+
+    /// `{"type":"refused","reason":".."}`: the last line a connection the gateway cannot serve gets.
+    public static func refused(reason: String) -> [UInt8] {
+        var out = JSONBuffer(capacity: 128)
+        out.raw("{\"type\":\"refused\",\"reason\":")
+        out.string(reason)
+        out.raw("}\n")
+        return out.bytes
+    }
 }

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// The Unix socket subscribers connect to: NDJSON records from the hub.
 ///
@@ -16,17 +17,21 @@ public struct StreamServer: Service {
     public let mode: mode_t
     /// Bytes a subscriber may have queued before it is disconnected.
     public let bufferLimit: Int
+    /// Subscribers served at once; a connection past them gets a `refused` line and is closed.
+    public let maxSubscribers: Int
     let hub: Hub
     let logger: Logger
     let ready: (@Sendable () -> Void)?
 
     /// Creates the server; `ready` runs once the socket accepts connections.
     public init(
-        path: String, mode: mode_t = 0o660, bufferLimit: Int = 4 << 20, hub: Hub, logger: Logger, ready: (@Sendable () -> Void)? = nil
+        path: String, mode: mode_t = 0o660, bufferLimit: Int = 4 << 20, maxSubscribers: Int = 1000, hub: Hub, logger: Logger,
+        ready: (@Sendable () -> Void)? = nil
     ) {
         self.path = path
         self.mode = mode
         self.bufferLimit = bufferLimit
+        self.maxSubscribers = maxSubscribers
         self.hub = hub
         self.logger = logger
         self.ready = ready
@@ -43,13 +48,14 @@ public struct StreamServer: Service {
         let hub = self.hub
         let limit = bufferLimit
         let logger = self.logger
+        let cap = SubscriberCap(max: maxSubscribers)
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 128)
                 .childChannelInitializer { child in
                     child.eventLoop.makeCompletedFuture {
-                        try child.pipeline.syncOperations.addHandler(SubscriberHandler(hub: hub, limit: limit, logger: logger))
+                        try child.pipeline.syncOperations.addHandler(SubscriberHandler(hub: hub, limit: limit, cap: cap, logger: logger))
                     }
                 }
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
@@ -145,25 +151,45 @@ final class SubscriberConnection: Subscriber, @unchecked Sendable {
     }
 }
 
+/// The most subscribers served at once, and how many were refused past it.
+final class SubscriberCap: Sendable {
+    let max: Int
+    let refusals = Atomic<Int>(0)
+    init(max: Int) { self.max = max }
+}
+
 /// Registers a connection with the hub while it is open; what subscribers send is ignored.
 final class SubscriberHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let hub: Hub
     private let limit: Int
+    private let cap: SubscriberCap
     private let logger: Logger
     private var connection: SubscriberConnection?
 
-    init(hub: Hub, limit: Int, logger: Logger) {
+    init(hub: Hub, limit: Int, cap: SubscriberCap, logger: Logger) {
         self.hub = hub
         self.limit = limit
+        self.cap = cap
         self.logger = logger
     }
 
     func channelActive(context: ChannelHandlerContext) {
         let connection = SubscriberConnection(channel: context.channel, limit: limit, logger: logger)
+        guard hub.subscribe(connection, limit: cap.max) else {
+            let refusals = cap.refusals.add(1, ordering: .relaxed).newValue
+            let reason = "the gateway serves at most \(cap.max) subscribers (socket.max_subscribers)"
+            if refusals == 1 || refusals % 100 == 0 {
+                logger.warning("subscriber refused", metadata: ["reason": "\(reason)", "refused": "\(refusals)"])
+            }
+            let channel = context.channel
+            channel.writeAndFlush(channel.allocator.buffer(bytes: StreamRecords.refused(reason: reason))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            return
+        }
         self.connection = connection
-        hub.subscribe(connection)
         context.fireChannelActive()
     }
 

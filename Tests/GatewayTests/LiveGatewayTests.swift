@@ -15,14 +15,16 @@ struct RunningGateway {
     let hub: Hub
 
     static func start(
-        devices: [DeviceConfig], readers: [String: any RegisterReader], bufferLimit: Int = 4 << 20
+        devices: [DeviceConfig], readers: [String: any RegisterReader], bufferLimit: Int = 4 << 20, maxSubscribers: Int = 1000
     ) async throws -> RunningGateway {
         let path = temporarySocketPath()
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let hub = Hub(devices: devices.map(\.name))
         let ready = Mutex(false)
-        let stream = StreamServer(path: path, mode: 0o660, bufferLimit: bufferLimit, hub: hub, logger: logger) {
+        let stream = StreamServer(
+            path: path, mode: 0o660, bufferLimit: bufferLimit, maxSubscribers: maxSubscribers, hub: hub, logger: logger
+        ) {
             ready.withLock { $0 = true }
         }
         let engine = Engine(devices: devices, readers: readers, hub: hub, logger: logger)
@@ -102,6 +104,25 @@ struct LiveGatewayTests {
         #expect(count > 500)
         #expect(await slow.closed(timeout: .seconds(2)))
         #expect(gateway.hub.subscriberCount == 1)
+        await gateway.stop()
+    }
+
+    @Test("subscribers past socket.max_subscribers get one 'refused' line and are closed; the others are served")
+    func subscriberCap() async throws {
+        let config = DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(50))
+        let gateway = try await RunningGateway.start(
+            devices: [config], readers: ["bess-1": InProcessReader(try battery())], maxSubscribers: 2)
+        let first = try #require(StreamClient(path: gateway.path))
+        let second = try #require(StreamClient(path: gateway.path))
+        #expect(await first.line() != nil)
+        #expect(await second.line() != nil)
+        let third = try #require(StreamClient(path: gateway.path))
+        let refused = json(try #require(await third.line()))
+        #expect(refused["type"] as? String == "refused")
+        #expect(refused["reason"] as? String == "the gateway serves at most 2 subscribers (socket.max_subscribers)")
+        #expect(await third.closed())
+        #expect(await first.line { $0.contains("\"type\":\"reading\"") } != nil)
+        #expect(gateway.hub.subscriberCount == 2)
         await gateway.stop()
     }
 
