@@ -19,6 +19,8 @@ that this script subscribes to. Cases:
   bad-config          a config mistake: exit 78, one stderr line FILE:LINE: key.path: message
   sigterm             SIGTERM: exit 0 within 5 s, the subscriber reads to EOF, the socket file is gone
   socket-in-use       a second gateway on the same socket: exit 69, the first one keeps serving
+  many-subscribers    1,100 subscribers more (past max_subscribers 1050: one 'refused' line each) and a
+                      device that restarts: the link reconnects below descriptor 1024, never an abort
 
     live_interop.py --gateway PATH [--cases a,b,...] [--seed N] [--workdir DIR] [-v]
 
@@ -304,11 +306,13 @@ def unix_listening(path):
         s.close()
 
 
-def config_yaml(socket_path, devices, buffer=None, interval="500ms", timeout="1s"):
+def config_yaml(socket_path, devices, buffer=None, interval="500ms", timeout="1s", max_subscribers=None):
     """Block-style YAML; `devices` are dicts (name, tcp | rtu dict, unit, and optional extras)."""
     lines = ["socket:", "  path: %s" % socket_path, '  mode: "0660"']
     if buffer:
         lines.append("  buffer: %s" % buffer)
+    if max_subscribers:
+        lines.append("  max_subscribers: %d" % max_subscribers)
     lines.append("devices:")
     for d in devices:
         lines.append("  - name: %s" % d["name"])
@@ -1422,6 +1426,69 @@ def case_socket_in_use(ctx):
     return "second gateway exit 69 (%s); the first keeps serving" % (last[-1][:160] if last else "no message")
 
 
+def case_many_subscribers(ctx):
+    """1,100 subscribers (past the default cap of 1000) while the device restarts: libmodbus's select()
+    must never see a descriptor of 1024 or more (glibc aborts the whole process if it does)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 8192) if hard != resource.RLIM_INFINITY else 8192
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # the gateway inherits it
+    check(resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 2400,
+          "this machine allows only %d descriptors per process: the case needs 2400" % soft)
+    dmap = ctx.fixture()
+    server = ctx.procs.add(CaptureServer(ctx.workdir, "many-subscribers", [dmap.capture_path], [1])).start()
+    port = server.port
+    gw = start_gateway(ctx, "many-subscribers", [{"name": "bess", "tcp": "127.0.0.1:%d" % port, "unit": 1}],
+                       interval="500ms", timeout="500ms", buffer="64MiB", max_subscribers=1050)
+    sub = ctx.procs.add(Subscriber(gw.socket_path))
+    wait_online(sub, gw, {"bess": dmap.addrs})
+    clients = []
+
+    class Clients(object):
+        def stop(self):
+            for c in clients:
+                c.close()
+    ctx.procs.add(Clients())
+    first_lines = collections.Counter()
+    for _ in range(1100):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(gw.socket_path)
+        clients.append(c)
+    refused_reason = None
+    for c in clients:
+        c.settimeout(5)
+        buf = b""
+        while b"\n" not in buf:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+        rec = json.loads(buf.split(b"\n")[0]) if b"\n" in buf else {}
+        first_lines[rec.get("type")] += 1
+        if rec.get("type") == "refused":
+            refused_reason = rec.get("reason")
+    check(first_lines["hello"] == 1049 and first_lines["refused"] == 51,
+          "first lines of the 1,100 subscribers: %s (expected 1049 hello beside ours, 51 refused)" % dict(first_lines))
+    fds_before = len(os.listdir("/proc/%d/fd" % gw.proc.pid))
+    check(fds_before > 1050, "the gateway holds only %d descriptors" % fds_before)
+    check(gw.alive(), "the gateway exited with 1,101 subscribers: %s" % gw.log_tail())
+    # the device restarts: the gateway reconnects while the process holds more than 1,000 descriptors
+    t_kill = time.monotonic()
+    server.kill()
+    ok = sub.wait(lambda s: any(t > t_kill and r.get("state") == "offline" for t, r in s.statuses("bess")), 10)
+    check(ok, "no offline status within 10 s of killing the server")
+    server = ctx.procs.add(CaptureServer(ctx.workdir, "many-subscribers-2", [dmap.capture_path], [1], port=port)).start()
+    t_up = time.monotonic()
+    wait_online(sub, gw, {"bess": [m.addr for m in dmap.models if m.mid != 1]}, timeout=20, since=t_up)
+    check(gw.alive(), "the gateway exited after the device restarted (status %s): %s" % (gw.proc.poll(), gw.log_tail()))
+    fds = len(os.listdir("/proc/%d/fd" % gw.proc.pid))
+    served = len(sub.readings("bess", t_up))
+    return ("1,100 more subscribers (max_subscribers 1050): 1049 served, 51 refused (%r); the device restarted "
+            "with the gateway holding %d descriptors: online again, %d readings since, %d descriptors, alive"
+            % (refused_reason, fds_before, served, fds))
+
+
 CASES = collections.OrderedDict([
     ("tcp-values", case_tcp_values),
     ("rtu-simulate", case_rtu_simulate),
@@ -1435,6 +1502,7 @@ CASES = collections.OrderedDict([
     ("bad-config", case_bad_config),
     ("sigterm", case_sigterm),
     ("socket-in-use", case_socket_in_use),
+    ("many-subscribers", case_many_subscribers),
 ])
 
 
