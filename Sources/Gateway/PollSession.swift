@@ -231,30 +231,11 @@ struct Session {
         export.update(unit: unit, image: ExportStore.relocate(image, models: map.models))
     }
 
-    /// One request: a timeout is tried once more at once, a refusal once more (a device's passing
-    /// refusal is not a hole), busy after short waits; then the error is the request's.
+    /// One request, with the retries of `RegisterReader.readRetrying`.
     private func read(_ request: PollPlan.Request) async throws(ModbusError) -> [UInt16] {
-        let config = poller.config
-        var timedOut = false
-        var refused = false
-        var busy = Self.busyRetries[...]
-        while true {
-            do {
-                return try await poller.reader.read(
-                    unit: poller.unit, address: request.start, count: request.count, kind: config.registers, timeout: config.timeout)
-            } catch {
-                if Task.isCancelled { throw error }
-                if error.kind == .timeout, !timedOut {
-                    timedOut = true
-                } else if error.isException(2), !refused {
-                    refused = true
-                } else if error.isException(6) || error.isException(5), let wait = busy.popFirst() {
-                    do { try await Task.sleep(for: wait) } catch { throw ModbusError(.connectionLost("cancelled"), operation: "poll") }
-                } else {
-                    throw error
-                }
-            }
-        }
+        try await poller.reader.readRetrying(
+            unit: poller.unit, address: request.start, count: request.count, kind: poller.config.registers, timeout: poller.config.timeout,
+            busyRetries: Self.busyRetries)
     }
 
     /// A model whose ID or L changed (a firmware update) means a new discovery.

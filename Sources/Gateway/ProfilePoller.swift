@@ -41,9 +41,9 @@ public struct ProfilePoller: Sendable {
             var failure: ModbusError?
             for block in plan {
                 do {
-                    let values = try await reader.read(
+                    let values = try await reader.readRetrying(
                         unit: config.unit, address: block.start, count: block.count, kind: block.function == .holding ? .holding : .input,
-                        timeout: config.timeout)
+                        timeout: config.timeout, busyRetries: Session.busyRetries)
                     let b = RegisterImage.Block(start: block.start, registers: values)
                     if block.function == .holding { registers.holding.insert(b) } else { registers.input.insert(b) }
                 } catch {
@@ -64,7 +64,7 @@ public struct ProfilePoller: Sendable {
                 setStatus(.offline, error: "\(failure)")
                 if let unit = config.exportUnit { export?.setOffline(unit: unit) }
                 logger.warning("device offline", metadata: ["error": "\(failure)"])
-                try? await Task.sleep(for: backoff.next())
+                do { try await Task.sleep(for: backoff.next()) } catch { return }
                 next = .now
                 continue
             }
@@ -72,7 +72,14 @@ public struct ProfilePoller: Sendable {
             let ts = Timestamp.format(Date())
             let mapped = mapper.map(registers)
             if let unit = config.exportUnit { export?.update(unit: unit, image: mapped.image) }
-            if let device = (try? DeviceDecoder.decode(mapped.image, base: ProfileMapper.base))?.adding(errors: mapped.errors) {
+            let decoded: DecodedDevice?
+            do {
+                decoded = try DeviceDecoder.decode(mapped.image, base: ProfileMapper.base).adding(errors: mapped.errors)
+            } catch {
+                logger.error("the mapped SunSpec map does not decode", metadata: ["error": "\(error)"])
+                decoded = nil
+            }
+            if let device = decoded {
                 if !published {
                     hub.reset(device: config.name)
                     setStatus(.discovering)
