@@ -55,6 +55,7 @@ struct DiscoveryTests {
         let (map, _) = try await discover(image)
         #expect(map.models.map(\.id) == [1, 11, 12, 101, 120, 121, 122, 123, 124, 126, 127, 128, 131, 132, 160, 129, 130])
         #expect(map.notes.contains { $0.contains("refused") })
+        #expect(map.holes.count == 110)
         // Everything the device does answer was read.
         for block in image.blocks {
             for a in block.start..<block.end { #expect(map.image.value(at: a) == image.value(at: a)) }
