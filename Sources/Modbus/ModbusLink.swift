@@ -105,7 +105,9 @@ public final class ModbusLink: @unchecked Sendable {
         guard let ctx = context, let fd = descriptor.number else {
             return .failure(ModbusError(.connectionLost("not open"), operation: "connect", unit: unit))
         }
-        if currentTimeout != timeout { setTimeout(ctx, timeout) }
+        if currentTimeout != timeout, !setTimeout(ctx, timeout) {
+            return failure(.invalidRequest("libmodbus refused a timeout of \(timeout)"))
+        }
         dropUnread(fd)
         waitForLineSilence()
         nextTransaction &+= 1
@@ -256,20 +258,35 @@ public final class ModbusLink: @unchecked Sendable {
             modbus_free(ctx)
             return lost(error.code)
         }
-        modbus_set_socket(ctx, fd)
-        modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE)
-        setTimeout(ctx, timeout)
+        // What decides how the link behaves on the wire is checked: a context that refuses it is not used.
+        guard modbus_set_socket(ctx, fd) == 0, modbus_set_error_recovery(ctx, MODBUS_ERROR_RECOVERY_NONE) == 0, setTimeout(ctx, timeout)
+        else {
+            let code = cmodbus_errno()
+            modbus_set_socket(ctx, -1)
+            descriptor.release()
+            modbus_free(ctx)
+            return ModbusError(
+                .system(code, "libmodbus refused the link's settings: \(ModbusError.describe(errno: code))"), operation: operation)
+        }
         context = ctx
         lastFrameEnd = nil
         return nil
     }
 
-    private func setTimeout(_ ctx: OpaquePointer, _ timeout: Duration) {
-        let micros = max(1000, timeout.components.seconds * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000)
-        modbus_set_response_timeout(ctx, UInt32(micros / 1_000_000), UInt32(micros % 1_000_000))
+    /// Sets the response and byte timeouts; false when libmodbus refused them.
+    @discardableResult
+    private func setTimeout(_ ctx: OpaquePointer, _ timeout: Duration) -> Bool {
+        let whole = min(max(timeout.components.seconds, 0), 86_400)  // a day at most: no overflow below
+        let micros = max(1000, whole * 1_000_000 + timeout.components.attoseconds / 1_000_000_000_000)
+        let seconds = UInt32(clamping: micros / 1_000_000)
+        let rest = UInt32(micros % 1_000_000)
         // Between the bytes of one frame: generous on a serial line, the same bound on TCP.
-        modbus_set_byte_timeout(ctx, UInt32(micros / 1_000_000), UInt32(micros % 1_000_000))
+        guard modbus_set_response_timeout(ctx, seconds, rest) == 0, modbus_set_byte_timeout(ctx, seconds, rest) == 0 else {
+            currentTimeout = nil
+            return false
+        }
         currentTimeout = timeout
+        return true
     }
 
     /// On a serial line, frames are separated by 3.5 characters of silence.

@@ -48,7 +48,10 @@ public final class ModbusRTUServer: @unchecked Sendable {
         else {
             throw ModbusError.fromErrno(cmodbus_errno(), operation: "open \(settings.port)", unit: Int(unit), address: nil)
         }
-        modbus_set_slave(ctx, Int32(unit))
+        guard modbus_set_slave(ctx, Int32(unit)) == 0 else {
+            modbus_free(ctx)
+            throw ModbusError(.invalidRequest("libmodbus refused unit \(unit) on a serial line"), operation: "open \(settings.port)")
+        }
         guard modbus_connect(ctx) == 0 else {
             let code = cmodbus_errno()
             modbus_free(ctx)
