@@ -430,16 +430,25 @@ class Rig(object):
                       len(polled), sorted(set(polled))[:12]))
         return None
 
+    @staticmethod
+    def _offline(s, device, since):
+        """An offline status since `since`, or offline already then (no online after the last offline:
+        a device already offline from an earlier phase publishes no new status until its next retry)."""
+        st = s.statuses(device)
+        if any(r.get("state") == "offline" for t, r in st if t >= since):
+            return True
+        last = {r.get("state"): t for t, r in st}
+        return "offline" in last and last["offline"] > last.get("online", -1.0)
+
     def wait_offline(self, device, since, timeout, why):
-        ok = self.sub.wait(lambda s: any(r.get("state") == "offline" for t, r in s.statuses(device) if t >= since)
-                           or not self.gw.alive(), timeout)
+        ok = self.sub.wait(lambda s: self._offline(s, device, since) or not self.gw.alive(), timeout)
         self.alive()
         if not ok:
             n = len(self.readings(device, since))
             self.check(False, "%s: never offline within %.0f s of %s (state %s, %d readings published meanwhile)"
                        % (device, timeout, why, self.sub.state(device), n))
             return None
-        t, r = next((t, r) for t, r in self.statuses(device, since) if r.get("state") == "offline")
+        t, r = next(((t, r) for t, r in self.statuses(device, since) if r.get("state") == "offline"), (since, {}))
         log("%s offline after %.2f s: %s" % (device, t - since, r.get("error")))
         return t
 
