@@ -57,6 +57,7 @@ interop: venv
 	$(PYTHON) Tests/Interop/formats_interop.py --gateway $(GATEWAY_DEBUG)
 	$(PYTHON) Tests/Interop/live_interop.py --gateway $(GATEWAY_DEBUG)
 	$(PYTHON) Tests/Interop/bridge_interop.py --gateway $(GATEWAY_DEBUG)
+	$(PYTHON) Tests/Interop/rogue_interop.py --gateway $(GATEWAY_DEBUG)
 
 ## Benchmarks beside pysunspec2 (a benchmark, not a timed test).
 bench: release venv

@@ -472,6 +472,7 @@ class MbapProxy(object):
         self.delays = []
         self.delayed = []          # (time released, unit, function, bytes) of delayed responses
         self.answers = []          # (time released, connection, transaction id, delay) of every response
+        self.replies = []          # (time received, connection, unit, function, exception code or None, tid)
         self.loop = None
         self.server = None
         self.thread = None
@@ -516,6 +517,11 @@ class MbapProxy(object):
         with self.lock:
             return list(self.requests[k:])
 
+    def replies_since(self, t):
+        """Replies from upstream received at or after monotonic time t."""
+        with self.lock:
+            return [r for r in self.replies if r[0] >= t]
+
     async def _handle(self, reader, writer):
         with self.lock:
             self.conn_ids += 1
@@ -548,6 +554,10 @@ class MbapProxy(object):
                 length = struct.unpack(">H", head[4:6])[0]
                 pdu = await ureader.readexactly(max(0, length - 1))
                 with self.lock:
+                    rfc = pdu[0] if pdu else None
+                    self.replies.append((time.monotonic(), conn, head[6], rfc,
+                                         pdu[1] if rfc is not None and rfc & 0x80 and len(pdu) > 1 else None,
+                                         struct.unpack(">H", head[:2])[0]))
                     delay = self.delays.pop(0) if self.delays else 0.0
                     if delay:
                         # Counted when held back: a client that gives up on the answer and hangs up
