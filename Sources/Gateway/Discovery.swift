@@ -91,9 +91,11 @@ public struct Discovery: Sendable {
         self.busyRetries = busyRetries
     }
 
-    /// A busy device is asked again after 0.1 s, 0.2 s, ... 3.2 s (6.3 s in all), then discovery fails
-    /// and is tried again with the device's backoff: busy is never a hole nor the end of the chain.
-    public static let busyRetries: [Duration] = (0..<6).map { .milliseconds(100 << $0) }
+    /// A busy device is asked again after 0.1 s, 0.2 s, 0.4 s, then every 0.5 s for 30 s in all; then
+    /// discovery fails and is tried again with the device's backoff. Busy is never a hole nor the end
+    /// of the chain.
+    public static let busyRetries: [Duration] =
+        [.milliseconds(100), .milliseconds(200), .milliseconds(400)] + Array(repeating: .milliseconds(500), count: 59)
 
     /// Finds the map at `base`, or at the usual bases.
     public func run(base: Int? = nil) async throws(DiscoveryError) -> DiscoveredMap {

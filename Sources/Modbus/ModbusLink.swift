@@ -24,13 +24,17 @@ public final class ModbusLink: @unchecked Sendable {
 
     /// Replies that were not the answer to their request (another unit, transaction, function or length).
     public var mismatchedReplies: Int { mismatches.load(ordering: .relaxed) }
-    /// Bytes found waiting before a request (a reply sent twice, a late one) and dropped.
+    /// Bytes found waiting before a request, or answering an earlier one (a reply sent twice, a late
+    /// one), dropped.
     public var droppedStaleBytes: Int { droppedBytes.load(ordering: .relaxed) }
+    /// Replies to earlier requests received while waiting for an answer, dropped.
+    public var droppedEarlierReplies: Int { earlierReplies.load(ordering: .relaxed) }
 
     private let worker: BlockingWorker
     private let transactionCount = Atomic<Int>(0)
     private let mismatches = Atomic<Int>(0)
     private let droppedBytes = Atomic<Int>(0)
+    private let earlierReplies = Atomic<Int>(0)
     /// The descriptor number the connection lives on (below 1024, for libmodbus's select()).
     private let descriptor = LowDescriptor()
     private let defaultTimeout: Duration
@@ -119,27 +123,41 @@ public final class ModbusLink: @unchecked Sendable {
         }
         transactionCount.add(1, ordering: .relaxed)
         var reply = [UInt8](repeating: 0, count: 260)
-        let rc = reply.withUnsafeMutableBufferPointer { modbus_receive_confirmation(ctx, $0.baseAddress) }
-        let code = cmodbus_errno()
-        lastFrameEnd = .now
-        let checked: ReadFrame.Reply
-        if rc < 0 {
-            let error = ModbusError.fromErrno(code, operation: operation, unit: unit, address: address)
-            recover(after: error.kind, ctx: ctx)
-            return .failure(error)
-        } else if rc == 0 {
-            // libmodbus's RTU check gives 0 for a frame from another unit id.
-            checked = .mismatch("a reply from another unit")
-        } else if case .tcp = endpoint {
-            checked = request.checkTCP(reply[0..<Int(rc)])
-        } else {
-            checked = request.checkRTU(reply[0..<Int(rc)])
-        }
+        var checked: ReadFrame.Reply
+        var earlier = 0
+        repeat {
+            let rc = reply.withUnsafeMutableBufferPointer { modbus_receive_confirmation(ctx, $0.baseAddress) }
+            let code = cmodbus_errno()
+            lastFrameEnd = .now
+            if rc < 0 {
+                let error = ModbusError.fromErrno(code, operation: operation, unit: unit, address: address)
+                recover(after: error.kind, ctx: ctx)
+                return .failure(error)
+            } else if rc == 0 {
+                // libmodbus's RTU check gives 0 for a frame from another unit id.
+                checked = .mismatch("a reply from another unit")
+            } else if case .tcp = endpoint {
+                checked = request.checkTCP(reply[0..<Int(rc)])
+            } else {
+                checked = request.checkRTU(reply[0..<Int(rc)])
+            }
+            if case .earlier = checked {
+                // A copy of an earlier answer, or a late one: dropped; this request's answer may follow.
+                earlier += 1
+                droppedBytes.add(Int(rc), ordering: .relaxed)
+                earlierReplies.add(1, ordering: .relaxed)
+            }
+        } while earlier <= Int(ReadFrame.earlierWindow) && { if case .earlier = checked { true } else { false } }()
         switch checked {
         case .registers(let registers):
             return .success(registers)
         case .exception(let code):
             return failure(.exception(code))
+        case .earlier(let transaction):
+            mismatches.add(1, ordering: .relaxed)
+            let kind = ModbusError.Kind.badResponse("only answers to earlier requests (the last: transaction id \(transaction))")
+            recover(after: kind, ctx: ctx)
+            return failure(kind)
         case .mismatch(let why):
             mismatches.add(1, ordering: .relaxed)
             let kind = ModbusError.Kind.badResponse("not the answer to this request: \(why)")

@@ -40,9 +40,15 @@ public struct ReadFrame: Sendable, Equatable {
         case registers([UInt16])
         /// A Modbus exception for this request.
         case exception(UInt8)
+        /// A well-formed reply to one of the last requests before this one (a copy sent twice, a late
+        /// answer): not this request's answer, to be dropped while waiting for it.
+        case earlier(UInt16)
         /// Not the answer to this request: why.
         case mismatch(String)
     }
+
+    /// How many requests back a reply may belong to and still be dropped as an earlier one.
+    public static let earlierWindow: UInt16 = 16
 
     /// Checks a Modbus TCP reply (MBAP header included) against this request.
     public func checkTCP(_ reply: ArraySlice<UInt8>) -> Reply {
@@ -51,9 +57,13 @@ public struct ReadFrame: Sendable, Equatable {
         let transaction = UInt16(r[0]) << 8 | UInt16(r[1])
         let protocolID = UInt16(r[2]) << 8 | UInt16(r[3])
         let length = Int(r[4]) << 8 | Int(r[5])
-        guard transaction == self.transaction else { return .mismatch("transaction id \(transaction), not \(self.transaction)") }
         guard protocolID == 0 else { return .mismatch("protocol id \(protocolID), not 0") }
         guard length == r.count - 6 else { return .mismatch("MBAP length \(length) for \(r.count - 6) bytes") }
+        guard transaction == self.transaction else {
+            let behind = self.transaction &- transaction
+            return (1...Self.earlierWindow).contains(behind)
+                ? .earlier(transaction) : .mismatch("transaction id \(transaction), not \(self.transaction)")
+        }
         return checkPDU(unit: r[6], pdu: r[7...])
     }
 
