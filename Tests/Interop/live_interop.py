@@ -666,9 +666,10 @@ def shape_of(mdef, regs):
                 c = sub["count"]
                 if isinstance(c, str):
                     n = regs[offsets.get(c, top_offsets.get(c))]
-                elif int(c) == 0:    # legacy: as many as L leaves room for
+                elif int(c) == 0:    # legacy: as many as L leaves room for, none if not a whole number
                     one = sum(di.point_len(p) for p in sub.get("points", []))
-                    n = max(0, (length + 2 - pos[0]) // one) if one else 0
+                    room = max(0, length + 2 - pos[0])
+                    n = room // one if one and room % one == 0 else 0
                 else:
                     n = int(c)
                 insts = [emit(sub, path + [sub["name"], i], False) for i in range(n)]
