@@ -440,6 +440,56 @@ def make_misfit(mdef, regs, shape, counts, legacy, rng):
     return fixed_regs, shape
 
 
+def shape_of(mdef, regs):
+    """The point layout of a model image with given registers (repeat counts read from them, count-0
+    groups sized from L): the same `shape` build_image returns for the images it makes."""
+    pos = [0]
+    top_offsets = {}
+    length = regs[1]
+    legacy65 = mdef["id"] == 1 and length == 65
+
+    def emit(gdef, path, is_top):
+        offsets = {}
+        for pdef in gdef.get("points", []):
+            if legacy65 and is_top and pdef["name"] == "Pad":
+                continue
+            offsets[pdef["name"]] = pos[0]
+            if is_top:
+                top_offsets[pdef["name"]] = pos[0]
+            pos[0] += point_len(pdef)
+        node = {"points": [], "groups": []}
+        for pdef in gdef.get("points", []):
+            name = pdef["name"]
+            if name not in offsets:
+                continue
+            sf = pdef.get("sf")
+            sf_off = sf_const = None
+            if sf is not None:
+                if isinstance(sf, str):
+                    sf_off = offsets.get(sf, top_offsets.get(sf))
+                else:
+                    sf_const = int(sf)
+            node["points"].append(Slot(path + [name], pdef, offsets[name], point_len(pdef), sf_off, sf_const))
+        for sub in gdef.get("groups", []):
+            if "count" in sub:
+                c = sub["count"]
+                if isinstance(c, str):
+                    n = regs[offsets.get(c, top_offsets.get(c))]
+                elif int(c) == 0:    # legacy: as many as L leaves room for, none if not a whole number
+                    one = sum(point_len(p) for p in sub.get("points", []))
+                    room = max(0, length + 2 - pos[0])
+                    n = room // one if one and room % one == 0 else 0
+                else:
+                    n = int(c)
+                insts = [emit(sub, path + [sub["name"], i], False) for i in range(n)]
+                node["groups"].append((sub["name"], True, insts))
+            else:
+                node["groups"].append((sub["name"], False, emit(sub, path + [sub["name"]], False)))
+        return node
+
+    return emit(mdef["group"], [], True)
+
+
 # ----------------------------------------------------------------------------------------------
 # pysunspec2 side
 
