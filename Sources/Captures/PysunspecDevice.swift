@@ -3,6 +3,10 @@ import SunSpec
 
 /// pysunspec2's device JSON (`Device.get_dict()`, raw values): `{"name":..,"models":[{"ID":1,"L":66,...}]}`.
 /// The registers are rebuilt from the values with the model definitions, as a chain at 40000.
+///
+/// An entry `{"ID": 65535, "L": 0}` (pysunspec2's own test devices end with one) is the end marker:
+/// the chain ends there, and an entry after it is an error, as a model after a device's end marker
+/// would never be read.
 enum PysunspecDevice {
     static let base = 40000
 
@@ -19,13 +23,24 @@ enum PysunspecDevice {
         var image = RegisterImage()
         var registers: [UInt16] = [DeviceDecoder.marker.0, DeviceDecoder.marker.1]
         var runStart = base
+        var endMarker: Int?
         for (i, item) in models.enumerated() {
             let here = "models[\(i)]"
+            if let endMarker {
+                throw CaptureError(name, "\(here): comes after the end marker (models[\(endMarker)]), where the chain ends")
+            }
             guard let dict = item as? [String: Any] else { throw CaptureError(name, "\(here): expected an object") }
-            guard let id = (dict["ID"] as? NSNumber)?.intValue, (1...65534).contains(id) else {
+            guard let id = (dict["ID"] as? NSNumber)?.intValue, (1...65535).contains(id) else {
                 throw CaptureError(name, "\(here): missing or invalid 'ID'")
             }
             let length = (dict["L"] as? NSNumber)?.intValue
+            if id == 0xFFFF {
+                guard length == nil || length == 0 else {
+                    throw CaptureError(name, "\(here): the end marker (ID 65535) has 'L' \(length!), not 0")
+                }
+                endMarker = i
+                continue
+            }
             if let length, !(0...65535).contains(length) {
                 throw CaptureError(name, "\(here): 'L' \(length) is outside 0...65535")
             }

@@ -1,12 +1,13 @@
 import Foundation
 import Modbus
 import Profiles
+import SunSpec
 import Yams
 
 /// The gateway's configuration, read from YAML and checked before anything starts.
 ///
 /// ```yaml
-/// socket: {path: /run/sunspec-gateway/readings.sock, mode: "0660", buffer: 4MiB}
+/// socket: {path: /run/sunspec-gateway/readings.sock, mode: "0660", buffer: 4MiB, max_subscribers: 1000}
 /// devices:
 ///   - {name: bess-1, tcp: "10.0.0.5:502", unit: 1, interval: 1s, timeout: 1s}
 ///   - name: rack-3
@@ -24,6 +25,8 @@ public struct GatewayConfig: Sendable {
     public var socketMode: mode_t = 0o660
     /// Bytes a subscriber may have queued before it is disconnected.
     public var bufferLimit = 4 << 20
+    /// Most subscribers served at once (`socket.max_subscribers`, 1...100000); more are refused.
+    public var maxSubscribers = 1000
     /// The devices polled.
     public var devices: [DeviceConfig] = []
     /// The SunSpec Modbus TCP export, if configured.
@@ -110,7 +113,7 @@ public struct ExportSettings: Sendable, Equatable {
 public typealias ConfigError = YAMLFileError
 
 /// Walks the YAML nodes, naming the key path of every mistake.
-private struct ConfigReader {
+struct ConfigReader {
     let file: String
 
     func fail(_ node: Node?, _ path: String, _ message: String) -> ConfigError {
@@ -130,6 +133,11 @@ private struct ConfigReader {
             out[name] = value
         }
         return out
+    }
+
+    /// The value of `key` in a mapping (for the line of a mistake), or the mapping itself.
+    func value(of key: String, in node: Node) -> Node {
+        node.mapping?.first { $0.key.string == key }?.value ?? node
     }
 
     func string(_ node: Node, _ path: String) throws(ConfigError) -> String {
@@ -153,7 +161,7 @@ private struct ConfigReader {
         let top = try mapping(root, "", allowed: ["socket", "devices", "export"])
         var config = GatewayConfig()
         if let socket = top["socket"] {
-            let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer"])
+            let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer", "max_subscribers"])
             if let path = s["path"] { config.socketPath = try string(path, "socket.path") }
             if let mode = s["mode"] {
                 let text = try string(mode, "socket.mode")
@@ -169,6 +177,7 @@ private struct ConfigReader {
                 }
                 config.bufferLimit = bytes
             }
+            if let max = s["max_subscribers"] { config.maxSubscribers = try integer(max, "socket.max_subscribers", 1...100_000) }
         }
         if let export = top["export"] {
             let e = try mapping(export, "export", allowed: ["modbus_tcp"])
@@ -198,6 +207,20 @@ private struct ConfigReader {
             if let unit = device.exportUnit, config.devices.contains(where: { $0.exportUnit == unit }) {
                 throw fail(node, "devices[\(i)].export_unit", "\(unit) is used by another device")
             }
+            if device.exportUnit != nil, config.export == nil {
+                throw fail(
+                    value(of: "export_unit", in: node), "devices[\(i)].export_unit",
+                    "there is no top-level 'export:', so nothing would serve this unit")
+            }
+            if case .rtu(let line) = device.endpoint {
+                for (k, other) in config.devices.enumerated() {
+                    guard case .rtu(let first) = other.endpoint, first.port == line.port, first != line else { continue }
+                    throw fail(
+                        value(of: "rtu", in: node), "devices[\(i)].rtu",
+                        "port \(line.port) is used by devices[\(k)] ('\(other.name)') at \(Self.lineText(first)); one serial line has one set of settings (here \(Self.lineText(line)))"
+                    )
+                }
+            }
             config.devices.append(device)
         }
         return config
@@ -226,13 +249,8 @@ private struct ConfigReader {
             throw fail(node, path, "has both tcp and rtu: give one")
         }
         var device = DeviceConfig(name: name, endpoint: endpoint)
-        if let unit = d["unit"] {
-            if case .rtu = endpoint {
-                device.unit = try integer(unit, "\(path).unit", 1...247)
-            } else {
-                device.unit = try integer(unit, "\(path).unit", 0...255)
-            }
-        }
+        let units = Self.units(endpoint)
+        if let unit = d["unit"] { device.unit = try integer(unit, "\(path).unit", units) }
         if let interval = d["interval"] { device.interval = try duration(interval, "\(path).interval") }
         if let timeout = d["timeout"] { device.timeout = try duration(timeout, "\(path).timeout") }
         if let base = d["base"] { device.base = try integer(base, "\(path).base", 0...65533) }
@@ -252,11 +270,33 @@ private struct ConfigReader {
             guard FileManager.default.fileExists(atPath: chosen) else {
                 throw fail(profile, "\(path).profile", "no profile file '\(given)'")
             }
+            for key in ["quirks", "models", "base", "registers"] {
+                if let given = d[key] {
+                    throw fail(given, "\(path).\(key)", "not used on a profile device: the profile says which registers are read and how")
+                }
+            }
             let loaded = try Profile.load(path: chosen)
             device.profile = loaded
-            if d["unit"] == nil { device.unit = loaded.defaults.unit }
+            if d["unit"] == nil {
+                guard units.contains(loaded.defaults.unit) else {
+                    throw fail(
+                        profile, "\(path).profile",
+                        "its default unit \(loaded.defaults.unit) is outside \(units.lowerBound)...\(units.upperBound), the units of \(Self.transport(endpoint)); give unit:"
+                    )
+                }
+                device.unit = loaded.defaults.unit
+            }
         }
-        if let quirks = d["quirks"] { device.quirks = try self.quirks(quirks, "\(path).quirks") }
+        if let quirks = d["quirks"] {
+            device.quirks = try self.quirks(quirks, "\(path).quirks")
+            let onWire = device.unit + device.quirks.unitOffset
+            if device.quirks.unitOffset != 0, !units.contains(onWire) {
+                throw fail(
+                    value(of: "unit_offset", in: quirks), "\(path).quirks.unit_offset",
+                    "unit \(device.unit) + unit_offset \(device.quirks.unitOffset) = \(onWire) is outside \(units.lowerBound)...\(units.upperBound), the units of \(Self.transport(endpoint))"
+                )
+            }
+        }
         if let registers = d["registers"] {
             let text = try string(registers, "\(path).registers")
             guard let kind = RegisterKind(rawValue: text) else {
@@ -267,51 +307,19 @@ private struct ConfigReader {
         return device
     }
 
-    func quirks(_ node: Node, _ path: String) throws(ConfigError) -> Quirks {
-        let q = try mapping(
-            node, path,
-            allowed: [
-                "base", "unit_offset", "signed_accumulators", "power_factor_percent", "scale_factors", "read_only", "blocks",
-                "no_end_marker",
-            ])
-        var quirks = Quirks()
-        func flag(_ key: String) throws(ConfigError) -> Bool {
-            guard let n = q[key] else { return false }
-            guard let text = n.scalar?.string, text == "true" || text == "false" else {
-                throw fail(n, "\(path).\(key)", "expected true or false")
-            }
-            return text == "true"
-        }
-        if let base = q["base"] { quirks.base = try integer(base, "\(path).base", 0...65533) }
-        if let offset = q["unit_offset"] { quirks.unitOffset = try integer(offset, "\(path).unit_offset", -247...247) }
-        quirks.signedAccumulators = try flag("signed_accumulators")
-        quirks.powerFactorPercent = try flag("power_factor_percent")
-        quirks.noEndMarker = try flag("no_end_marker")
-        if let sfs = q["scale_factors"] {
-            let m = try mapping(sfs, "\(path).scale_factors", allowed: nil)
-            for (key, value) in m {
-                let parts = key.split(separator: ".")
-                guard parts.count == 2, Int(parts[0]) != nil else {
-                    throw fail(value, "\(path).scale_factors.\(key)", "expected MODEL.SF_POINT (103.W_SF)")
-                }
-                quirks.scaleFactors[key] = try integer(value, "\(path).scale_factors.\(key)", -10...10)
-            }
-        }
-        if let list = q["read_only"] {
-            guard let items = list.sequence else { throw fail(list, "\(path).read_only", "expected a list of MODEL.POINT") }
-            for (i, item) in items.enumerated() { quirks.readOnly.append(try string(item, "\(path).read_only[\(i)]")) }
-        }
-        if let list = q["blocks"] {
-            guard let items = list.sequence else { throw fail(list, "\(path).blocks", "expected a list of [start, count]") }
-            for (i, item) in items.enumerated() {
-                guard let pair = item.sequence, pair.count == 2 else { throw fail(item, "\(path).blocks[\(i)]", "expected [start, count]") }
-                let start = try integer(pair[0], "\(path).blocks[\(i)][0]", 0...65535)
-                let count = try integer(pair[1], "\(path).blocks[\(i)][1]", 1...125)
-                quirks.blocks.append(start..<(start + count))
-            }
-        }
-        return quirks
+    /// The unit ids a transport can address: TCP 0...255 (the link frames 248-254 itself), RTU 1...247.
+    static func units(_ endpoint: Endpoint) -> ClosedRange<Int> {
+        if case .rtu = endpoint { return 1...247 }
+        return 0...255
     }
+
+    static func transport(_ endpoint: Endpoint) -> String {
+        if case .rtu = endpoint { return "Modbus RTU" }
+        return "Modbus TCP"
+    }
+
+    /// `19200 8E1`.
+    static func lineText(_ s: SerialSettings) -> String { "\(s.baud) \(s.dataBits)\(s.parity.rawValue)\(s.stopBits)" }
 
     func serial(_ node: Node, _ path: String) throws(ConfigError) -> SerialSettings {
         let r = try mapping(node, path, allowed: ["port", "baud", "parity", "data_bits", "stop_bits"])

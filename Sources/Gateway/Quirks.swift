@@ -14,12 +14,8 @@ public struct Quirks: Sendable, Equatable {
     public var powerFactorPercent = false
     /// Scale factors to use instead of the device's, by `MODEL.SF_POINT` (`103.W_SF`).
     public var scaleFactors: [String: Int] = [:]
-    /// Points that must never be written (kept for the control issue; reported by `profile show`).
-    public var readOnly: [String] = []
     /// Fixed read blocks the device needs (start, count): polls read exactly these.
     public var blocks: [Range<Int>] = []
-    /// The chain has no end marker (handled by discovery already; stated for the record).
-    public var noEndMarker = false
 
     /// No quirks.
     public init() {}

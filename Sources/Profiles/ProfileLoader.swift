@@ -189,6 +189,9 @@ struct ProfileReader {
                         }
                     }
                     guard let start, let count else { throw fail(block, here, "a block needs start (or doc) and count") }
+                    guard start + count <= 65536 else {
+                        throw fail(block, here, "start \(start) with count \(count) runs past register 65535 (to \(start + count - 1))")
+                    }
                     d.blocks.append(ReadBlock(start: start, count: count, function: fn))
                 }
             }

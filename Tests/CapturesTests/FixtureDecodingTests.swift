@@ -54,6 +54,39 @@ struct FixtureDecodingTests {
         }
     }
 
+    /// Values pysunspec2's `FileClientDevice` gives for its own test device (`get_dict(computed=True)`).
+    static let device1547Values: [(String, PointValue)] = [
+        ("1.Mn", .string("SunSpecTest")), ("1.SN", .string("sn-123456789")),
+        ("701.W", .decimal(ExactDecimal(9800, exponent: 0))), ("701.PF", .decimal(ExactDecimal(985, exponent: -3))),
+        ("701.A", .decimal(ExactDecimal(411, exponent: -1))), ("701.TotWhInj", .decimal(ExactDecimal(150, exponent: 3))),
+        ("701.InvSt", .null), ("703.ESVHi", .decimal(ExactDecimal(1050, exponent: -3))),
+        ("705.NCrv", .uint(3)), ("705.Crv[1].Pt[2].V", .decimal(ExactDecimal(9670, exponent: -2))),
+        ("705.Crv[3].Pt[4].Var", .decimal(ExactDecimal(-2000, exponent: -2))),
+        // pysunspec2 gives the raw 6: its scale factor RspTms_SF is not implemented (README kind 1-sf-not-usable).
+        ("705.Crv[1].RspTms", .null),
+        ("707.Crv[1].MayTrip.Pt[1].V", .decimal(ExactDecimal(7000, exponent: -2))),
+        ("711.Ctl[1].DbOf", .decimal(ExactDecimal(60030, exponent: -2))), ("713.SoC", .null),
+    ]
+
+    @Test("pysunspec2's own test device (device_1547.json): its end marker ends the chain")
+    func pysunspec2Device1547() throws {
+        let bytes = try fixture("device_1547.pysunspec2.json")
+        #expect(CaptureFormat.detect(bytes) == .pysunspec2)
+        let capture = try #require(captures(bytes, name: "device_1547.pysunspec2.json").first)
+        let device = try DeviceDecoder.decode(capture.image)
+        #expect(device.chainError == nil)
+        #expect(device.models.map(\.model.id) == [1, 701, 702, 703, 704, 705, 706, 707, 708, 709, 710, 711, 712, 713])
+        // pysunspec2's FileClientDevice places them the same way (model_addr from 40002).
+        #expect(
+            device.models.map(\.address) == [
+                40002, 40070, 40225, 40277, 40296, 40363, 40432, 40465, 40487, 40509, 40534, 40559, 40583, 40603,
+            ])
+        #expect(device.models.allSatisfy { $0.model.errors.isEmpty })
+        for (path, expected) in Self.device1547Values {
+            #expect(value(device, path) == expected, "\(path)")
+        }
+    }
+
     @Test("the legacy storage inverter at 50000, from its capture and from mbpoll -0")
     func legacy() throws {
         let device = try DeviceDecoder.decode(try #require(captures(try fixture("legacy-storage.json")).first).image)

@@ -69,6 +69,11 @@ struct ReaderErrorTests {
                 "in.txt: models[0]: model 802: point SoC: string(\"high\") is not a valid uint16"
             ),
             (#"{"name":"x","models":[{"L":62}]}"#, "in.txt: models[0]: missing or invalid 'ID'"),
+            (
+                #"{"name":"x","models":[{"ID":1,"Mn":"a"},{"ID":65535,"L":0},{"ID":802,"L":62}]}"#,
+                "in.txt: models[2]: comes after the end marker (models[1]), where the chain ends"
+            ),
+            (#"{"name":"x","models":[{"ID":65535,"L":4}]}"#, "in.txt: models[0]: the end marker (ID 65535) has 'L' 4, not 0"),
             (#"{"name":"x","models":3}"#, "in.txt: not a pysunspec2 device"),
             (#"{"name":"x"}"#, "in.txt: missing key 'format'"),
         ])

@@ -63,7 +63,7 @@ struct QuirksTests {
               - name: se
                 tcp: "10.0.0.9:1502"
                 quirks: {power_factor_percent: true, signed_accumulators: true, base: 40001, unit_offset: 1,
-                         scale_factors: {"103.W_SF": 0}, read_only: [802.SetOp], blocks: [[40000, 100]], no_end_marker: true}
+                         scale_factors: {"103.W_SF": 0}, blocks: [[40000, 100]]}
             """
         let device = try #require(try GatewayConfig.parse(yaml, file: "g.yaml").devices.first)
         #expect(device.quirks.powerFactorPercent)

@@ -3,7 +3,7 @@
 
 For every model definition shipped in pysunspec2 (sunspec2/models/json/model_*.json) this builds
 K randomized register images (random repeat counts, random values per point type, not-implemented
-sentinels, odd scale factors), wraps each one as a register capture (SunS at 40000, the model,
+sentinels, odd scale factors, some with repeats that do not fit L), wraps each one as a register capture (SunS at 40000, the model,
 the end marker), writes all captures as one .jsonl, runs `GATEWAY decode FILE` once and compares
 every point of every `reading` record with what pysunspec2 decodes from the same registers.
 
@@ -414,6 +414,82 @@ def build_image(mdef, rng, legacy65=False):
     return regs, slots, shape, counts, legacy
 
 
+MISFIT_SHARE = 0.15            # of the images of a model with a count-0 group
+MISFIT_ERROR = "not a whole number of"
+
+
+def make_misfit(mdef, regs, shape, counts, legacy, rng):
+    """Sometimes (MISFIT_SHARE) turn an image whose last top-level group has count 0 into one whose
+    repeats do not fit L: 1 to (repeat size - 1) random registers more, L grown to match (a Solren
+    PVI85's 402). Returns (the image's fixed part alone, its L set to it; the shape with that group
+    empty) and changes regs in place, or None and leaves the image alone."""
+    groups = mdef["group"].get("groups", [])
+    if len(legacy) != 1 or not groups or groups[-1]["name"] not in legacy or groups[-1].get("groups"):
+        return None
+    one = group_len(groups[-1], counts, legacy)
+    if one < 2 or rng.random() >= MISFIT_SHARE:
+        return None
+    extra = rng.randint(1, one - 1)
+    regs.extend(rng.randrange(0x10000) for _ in range(extra))
+    regs[1] = len(regs) - 2
+    fixed = group_len(mdef["group"], counts, {name: 0 for name in legacy})
+    fixed_regs = regs[:fixed]
+    fixed_regs[1] = fixed - 2
+    name = groups[-1]["name"]
+    shape = dict(shape, groups=[(n, rep, [] if n == name else sub) for n, rep, sub in shape["groups"]])
+    return fixed_regs, shape
+
+
+def shape_of(mdef, regs):
+    """The point layout of a model image with given registers (repeat counts read from them, count-0
+    groups sized from L): the same `shape` build_image returns for the images it makes."""
+    pos = [0]
+    top_offsets = {}
+    length = regs[1]
+    legacy65 = mdef["id"] == 1 and length == 65
+
+    def emit(gdef, path, is_top):
+        offsets = {}
+        for pdef in gdef.get("points", []):
+            if legacy65 and is_top and pdef["name"] == "Pad":
+                continue
+            offsets[pdef["name"]] = pos[0]
+            if is_top:
+                top_offsets[pdef["name"]] = pos[0]
+            pos[0] += point_len(pdef)
+        node = {"points": [], "groups": []}
+        for pdef in gdef.get("points", []):
+            name = pdef["name"]
+            if name not in offsets:
+                continue
+            sf = pdef.get("sf")
+            sf_off = sf_const = None
+            if sf is not None:
+                if isinstance(sf, str):
+                    sf_off = offsets.get(sf, top_offsets.get(sf))
+                else:
+                    sf_const = int(sf)
+            node["points"].append(Slot(path + [name], pdef, offsets[name], point_len(pdef), sf_off, sf_const))
+        for sub in gdef.get("groups", []):
+            if "count" in sub:
+                c = sub["count"]
+                if isinstance(c, str):
+                    n = regs[offsets.get(c, top_offsets.get(c))]
+                elif int(c) == 0:    # legacy: as many as L leaves room for, none if not a whole number
+                    one = sum(point_len(p) for p in sub.get("points", []))
+                    room = max(0, length + 2 - pos[0])
+                    n = room // one if one and room % one == 0 else 0
+                else:
+                    n = int(c)
+                insts = [emit(sub, path + [sub["name"], i], False) for i in range(n)]
+                node["groups"].append((sub["name"], True, insts))
+            else:
+                node["groups"].append((sub["name"], False, emit(sub, path + [sub["name"]], False)))
+        return node
+
+    return emit(mdef["group"], [], True)
+
+
 # ----------------------------------------------------------------------------------------------
 # pysunspec2 side
 
@@ -700,6 +776,7 @@ class ModelStats(object):
         self.ref_errors = []
         self.our_errors = []     # 'errors' arrays of our records
         self.kind_examples = {}
+        self.misfit = 0          # images whose repeats do not fit L (see make_misfit)
 
 
 def path_str(path):
@@ -872,28 +949,46 @@ def main(argv=None):
                 legacy65 = mid == 1 and rng.random() < 0.25
                 regs, slots, shape, counts, legacy = build_image(mdef, rng, legacy65=legacy65)
                 dev = "m%d-%d" % (mid, k)
+                misfit = make_misfit(mdef, regs, shape, counts, legacy,
+                                     random.Random("misfit:%d:%d:%d" % (args.seed, mid, k)))
                 capture = {"format": "sunspec-gateway/registers", "version": 1, "captured": None,
                            "device": dev, "unit": 1,
                            "blocks": [{"start": BASE_ADDR, "function": 3,
                                        "registers": [0x5375, 0x6E53] + regs + [0xFFFF, 0]}]}
                 f.write(json.dumps(capture, separators=(",", ":")) + "\n")
+                if misfit is not None:
+                    # pysunspec2 refuses the whole model; its decode of the fixed part alone is the
+                    # reference for our fixed points
+                    st.misfit += 1
+                    fixed_regs, shape = misfit
+                    try:
+                        pysunspec2_decode(mid, regs)
+                    except ss_device.ModelError:
+                        pass
+                    else:
+                        st.mismatches.append(dict(
+                            device=dev, model=mid, path="(model)", ours="(fixed points)", theirs="(decoded)",
+                            raw=None, reason="pysunspec2 decoded a misfit image (README: it refuses it)"))
+                    ref_regs = fixed_regs
+                else:
+                    ref_regs = regs
                 try:
-                    model, theirs = pysunspec2_decode(mid, regs)
+                    model, theirs = pysunspec2_decode(mid, ref_regs)
                 except Exception as exc:
                     st.ref_failed += 1
                     st.ref_errors.append("%s: pysunspec2 raised %s: %s" % (dev, type(exc).__name__, exc))
-                    cases.append((dev, mid, regs, shape, None))
+                    cases.append((dev, mid, regs, shape, None, misfit is not None))
                     continue
                 if model.error_info:
                     st.ref_errors.append("%s: %s" % (dev, model.error_info.strip()))
-                cases.append((dev, mid, regs, shape, theirs))
+                cases.append((dev, mid, regs, shape, theirs, misfit is not None))
 
     # 2. one gateway run
     rc, elapsed = run_gateway(args.gateway, capture_path, out_path, err_path, args.timeout)
     records, others, bad_lines = parse_ours(out_path)
 
     # 3. compare
-    for dev, mid, regs, shape, theirs in cases:
+    for dev, mid, regs, shape, theirs, misfit in cases:
         st = stats[mid]
         st.images += 1
         if theirs is None:
@@ -919,6 +1014,10 @@ def main(argv=None):
                                           reason="record field differs", raw=None))
         if rec.get("errors"):
             st.our_errors.append("%s: %s" % (dev, fmt(rec["errors"])))
+        if misfit and not any(MISFIT_ERROR in e for e in rec.get("errors", [])):
+            st.mismatches.append(dict(ctx, path="(errors)", ours=rec.get("errors", MISSING),
+                                      theirs="(model refused)", raw=None,
+                                      reason="a misfit image needs an error with '%s'" % MISFIT_ERROR))
         compare_group(shape, rec.get("values", MISSING), theirs, regs, st, ctx, [])
 
     # 4. report
@@ -961,6 +1060,7 @@ def main(argv=None):
         total["missing"] += st.missing
         total["ref_failed"] += st.ref_failed
         total["images"] += st.images
+        total["misfit"] += st.misfit
         kinds_total.update(st.kinds)
     say()
     say("documented differences by kind:")
@@ -1015,10 +1115,10 @@ def main(argv=None):
     if not (args.quiet and ok):
         print("\n".join(report))
         print()
-    print("%s: %d models, %d images, %d points compared, %d equal, %d documented differences (%s), "
-          "%d mismatches, %d images not output%s"
+    print("%s: %d models, %d images (%d misfit), %d points compared, %d equal, "
+          "%d documented differences (%s), %d mismatches, %d images not output%s"
           % ("PASS" if ok else "FAIL" if rc == 0 else "FAIL (gateway exit %s)" % rc, len(stats),
-             total["images"], total["compared"], total["equal"], sum(kinds_total.values()),
+             total["images"], total["misfit"], total["compared"], total["equal"], sum(kinds_total.values()),
              ", ".join("%s %d" % (k, kinds_total[k]) for k in KINDS if kinds_total[k]) or "none",
              total["mismatch"], total["missing"],
              (", pysunspec2 failed on %d images" % total["ref_failed"]) if total["ref_failed"] else ""))

@@ -13,12 +13,18 @@ and reads it back with peers nobody here wrote:
 - and, without the network, the capture written as `address,value` CSV by this script, decoded with
   `--format csv`.
 
+And pysunspec2's own test device (Fixtures/device_1547.pysunspec2.json, a copy of its
+sunspec2/tests/test_data/device_1547.json, which ends with the end-marker entry {"ID": 65535, "L": 0}):
+our decode of it must match what pysunspec2's `FileClientDevice` gives for every model (`model_id`,
+`model_addr`, `len`, `get_dict(computed=True)`), point by point under decode_interop.py's rules and
+documented differences, with no `errors`.
+
 Every `reading` record must match the gateway's decode of the capture JSON in `model`, `name`,
 `index`, `addr`, `len` and `values` (numbers compared exactly, as decimals). pysunspec2's dump has no
 addresses and the gateway places its chain at 40000, so for a device whose SunS is elsewhere `addr` is
 not compared for that format. `device` and `ts` are not compared (only the capture carries them).
 
-    formats_interop.py --gateway PATH [--workdir DIR] [--cases battery,legacy] [-q]
+    formats_interop.py --gateway PATH [--workdir DIR] [--cases battery,legacy,device1547] [-q]
 
 Exit status: 0 all equal (one summary line per case), 1 on any difference, failed peer or gateway
 error (the first differing record and path are printed), 2 on a setup error (missing binary, mbpoll,
@@ -34,10 +40,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import struct
 from decimal import Decimal
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 try:
+    import sunspec2.file.client as ss_file
     import sunspec2.modbus.client as ss_client
+    import decode_interop as di          # pysunspec2 comparison rules and documented differences
 except ImportError as exc:  # pragma: no cover - setup error
     sys.stderr.write("formats_interop.py: pysunspec2 is not importable from %s (%s)\n"
                      "install Tests/Interop/requirements.txt into this Python\n" % (sys.executable, exc))
@@ -53,10 +64,11 @@ SERVER_START_TIMEOUT = 15.0    # seconds until the server must accept connection
 STEP_TIMEOUT = 20.0            # seconds for one mbpoll call / gateway run
 PYSUNSPEC2_BASE = 40000        # where the gateway places a pysunspec2 dump's chain
 
-# name -> (capture file, SunS address)
+# name -> (capture file, SunS address); a .pysunspec2.json is checked against FileClientDevice
 CASES = {
     "battery": ("battery-inverter.json", 40000),
     "legacy": ("legacy-storage.json", 50000),
+    "device1547": ("device_1547.pysunspec2.json", 40000),
 }
 COMPARED_FIELDS = ("model", "name", "index", "addr", "len")
 ABSENT = "(absent)"
@@ -383,7 +395,59 @@ def check_format(case, gateway, label, path, extra, ref, fields, detail=""):
                            text if len(text) <= 400 else text[:397] + "...")))
 
 
+def run_file_device(case, gateway):
+    """pysunspec2's device JSON: our decode of it against pysunspec2's FileClientDevice."""
+    path = os.path.join(FIXTURES, case.capture_file)
+    label = "pysunspec2 FileClientDevice"
+    ours, _lines, stderr = gateway_decode(gateway, path, ["--format", "pysunspec2"])
+    if stderr:
+        case.notes.append("gateway stderr: %s" % stderr[:300])
+    device = ss_file.FileClientDevice(path)
+    device.scan()
+    models = device.model_list
+    case.nrecords = len(ours)
+    if len(ours) != len(models):
+        case.checks.append((label, False, "%d records, pysunspec2 has %d models (%s)"
+                            % (len(ours), len(models), ", ".join(str(m.model_id) for m in models))))
+        return
+    defs = di.load_model_defs()
+    stats = di.ModelStats(case.name)
+    seen = {}
+    problems = []
+    for rec, m in zip(ours, models):
+        data = m.get_mb()
+        regs = list(struct.unpack(">%dH" % (len(data) // 2), data))
+        want = {"model": m.model_id, "index": seen.get(m.model_id, 0), "addr": m.model_addr, "len": m.len - 2}
+        seen[m.model_id] = want["index"] + 1
+        for key, value in want.items():
+            if rec.get(key, ABSENT) != value:
+                problems.append("model %s: %s is %s, pysunspec2 %s"
+                                % (m.model_id, key, show(rec.get(key, ABSENT)), value))
+        if rec.get("errors") or m.error_info:
+            problems.append("model %s: errors %s, pysunspec2 %r" % (m.model_id, show(rec.get("errors")), m.error_info))
+        di.BASE_ADDR = m.model_addr - 2      # only for the raw register text of a mismatch
+        ctx = {"model": m.model_id, "device": case.name}
+        di.compare_group(di.shape_of(defs[m.model_id], regs), rec.get("values", di.MISSING),
+                         m.get_dict(computed=True), regs, stats, ctx, [])
+    for mm in stats.mismatches:
+        problems.append("model %s %s: ours %s, pysunspec2 %s -- %s%s"
+                        % (mm["model"], mm["path"], di.fmt(mm["ours"]), di.fmt(mm["theirs"]), mm["reason"],
+                           ("; raw %s" % mm["raw"]) if mm.get("raw") else ""))
+    kinds = ", ".join("%s %d" % (k, stats.kinds[k]) for k in di.KINDS if stats.kinds[k]) or "none"
+    detail = "%d models, %d points: %d equal, documented differences: %s" % (
+        len(models), stats.compared, stats.equal, kinds)
+    if problems:
+        case.checks.append((label, False, "%s; %d problems:\n    %s"
+                            % (detail, len(problems), "\n    ".join(problems[:10]))))
+    else:
+        case.checks.append((label, True, detail))
+        case.notes.append("%s: %s" % (label, detail))
+
+
 def run_case(case, gateway, workdir):
+    if case.capture_file.endswith(".pysunspec2.json"):
+        run_file_device(case, gateway)
+        return
     cap_path = os.path.join(FIXTURES, case.capture_file)
     cap = load_capture(cap_path)
     spans = capture_spans(cap)

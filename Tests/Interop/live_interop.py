@@ -645,55 +645,6 @@ class DeviceMap(object):
         return next((m for m in self.models if m.addr == addr), None)
 
 
-def shape_of(mdef, regs):
-    """The point layout of a model image with given registers (repeat counts read from them): the
-    same `shape` decode_interop.build_image returns for the images it makes."""
-    pos = [0]
-    top_offsets = {}
-    length = regs[1]
-    legacy65 = mdef["id"] == 1 and length == 65
-
-    def emit(gdef, path, is_top):
-        offsets = {}
-        for pdef in gdef.get("points", []):
-            if legacy65 and is_top and pdef["name"] == "Pad":
-                continue
-            offsets[pdef["name"]] = pos[0]
-            if is_top:
-                top_offsets[pdef["name"]] = pos[0]
-            pos[0] += di.point_len(pdef)
-        node = {"points": [], "groups": []}
-        for pdef in gdef.get("points", []):
-            name = pdef["name"]
-            if name not in offsets:
-                continue
-            sf = pdef.get("sf")
-            sf_off = sf_const = None
-            if sf is not None:
-                if isinstance(sf, str):
-                    sf_off = offsets.get(sf, top_offsets.get(sf))
-                else:
-                    sf_const = int(sf)
-            node["points"].append(di.Slot(path + [name], pdef, offsets[name], di.point_len(pdef), sf_off, sf_const))
-        for sub in gdef.get("groups", []):
-            if "count" in sub:
-                c = sub["count"]
-                if isinstance(c, str):
-                    n = regs[offsets.get(c, top_offsets.get(c))]
-                elif int(c) == 0:    # legacy: as many as L leaves room for
-                    one = sum(di.point_len(p) for p in sub.get("points", []))
-                    n = max(0, (length + 2 - pos[0]) // one) if one else 0
-                else:
-                    n = int(c)
-                insts = [emit(sub, path + [sub["name"], i], False) for i in range(n)]
-                node["groups"].append((sub["name"], True, insts))
-            else:
-                node["groups"].append((sub["name"], False, emit(sub, path + [sub["name"]], False)))
-        return node
-
-    return emit(mdef["group"], [], True)
-
-
 def chain_models(registers, start=BASE):
     """The models of a map held in `registers` (registers[0] at `start`, SunS first)."""
     out, counts = [], collections.Counter()
@@ -701,7 +652,7 @@ def chain_models(registers, start=BASE):
     while off + 1 < len(registers) and registers[off] != 0xFFFF:
         mid, length = registers[off], registers[off + 1]
         regs = registers[off:off + 2 + length]
-        shape = shape_of(DEFS[mid], regs) if mid in DEFS else None
+        shape = di.shape_of(DEFS[mid], regs) if mid in DEFS else None
         out.append(ChainModel(mid, start + off, regs, shape, counts[mid]))
         counts[mid] += 1
         off += 2 + length

@@ -113,4 +113,27 @@ struct ProfileLoaderTests {
         let order = #expect(throws: ProfileError.self) { try Profile.parse(profileYAML(defaults: "  word_order: middle"), file: "p.yaml") }
         #expect(order?.description.contains("defaults.word_order: 'middle' is not high_first or low_first") == true)
     }
+
+    @Test(
+        "a fixed block that runs past register 65535 is refused",
+        arguments: [
+            (
+                "  blocks: [{start: 65500, count: 100}]",
+                "p.yaml:8: defaults.blocks[0]: start 65500 with count 100 runs past register 65535 (to 65599)"
+            ),
+            (
+                "  blocks: [{doc: 65536, count: 2}]",
+                "p.yaml:8: defaults.blocks[0]: start 65535 with count 2 runs past register 65535 (to 65536)"
+            ),
+        ])
+    func blockPastLastRegister(defaults: String, expected: String) {
+        let error = #expect(throws: ProfileError.self) { try Profile.parse(profileYAML(defaults: defaults), file: "p.yaml") }
+        #expect(error?.description == expected)
+    }
+
+    @Test("a fixed block that ends at register 65535 loads")
+    func blockToLastRegister() throws {
+        let profile = try Profile.parse(profileYAML(defaults: "  blocks: [{start: 65436, count: 100}]"), file: "p.yaml")
+        #expect(profile.defaults.blocks.map(\.start) == [65436])
+    }
 }

@@ -2,6 +2,9 @@
 ///
 /// The model length L rules over the definition: points past L are null, repeating groups get only
 /// the repeats that both their count and L allow, and registers past the definition are ignored.
+/// Where L decides how many repeats there are (a `count: 0` group, or a count point L cuts short),
+/// the registers L leaves must be a whole number of repeats; otherwise the repeat layout would be a
+/// guess, so no repeat is decoded, and nothing laid out after them either (those points are null).
 /// Every such disagreement adds a message to the model's errors.
 public enum ModelDecoder {
     /// Decodes a model whose ID register is `window.values[0]`; `length` is L, and the window
@@ -11,11 +14,11 @@ public enum ModelDecoder {
             var context = ModelDecoding(registers: regs, missing: window.missing, length: length)
             var offset = 0
             context.points.reserveCapacity(definition.group.slots.count * 2)
-            let values = context.decodeGroup(definition.group, offset: &offset)
+            let values = context.decodeGroup(definition.group, offset: &offset, atEnd: true)
             if context.truncated {
                 context.errors.append(
                     "L=\(length) is shorter than the \(offset - 2) registers the definition lays out; points past it are null")
-            } else if offset < length + 2 {
+            } else if !context.lost && offset < length + 2 {
                 context.errors.append(
                     "L=\(length) is longer than the \(offset - 2) registers the definition lays out; the \(length + 2 - offset) after them are ignored"
                 )
@@ -87,6 +90,9 @@ struct ModelDecoding {
     var errors: [String] = []
     var truncated = false
     var missingPoints = 0
+    /// Set once a group's repeats could not be placed: everything laid out after them would be a
+    /// guess, so their points are null and their repeats left out.
+    var lost = false
 
     init(registers: UnsafeBufferPointer<UInt16>, missing: [Bool]?, length: Int) {
         self.registers = registers
@@ -95,8 +101,9 @@ struct ModelDecoding {
         self.end = min(length + 2, registers.count)
     }
 
-    /// Decodes one instance of `group` at `offset`, advancing it past the instance.
-    mutating func decodeGroup(_ group: GroupDefinition, offset: inout Int) -> GroupValues {
+    /// Decodes one instance of `group` at `offset`, advancing it past the instance. `atEnd`: nothing
+    /// of the model is laid out after this instance (so a `count: 0` group last in it may fill L).
+    mutating func decodeGroup(_ group: GroupDefinition, offset: inout Int, atEnd: Bool) -> GroupValues {
         let start = offset
         starts.append(start)
         defer { starts.removeLast() }
@@ -110,14 +117,16 @@ struct ModelDecoding {
         if group.groups.isEmpty { return GroupValues(first: first, groups: []) }
         var groups: [[GroupValues]] = []
         groups.reserveCapacity(group.groups.count)
+        let last = group.groups.count - 1
         for g in group.groups.indices {
-            groups.append(decodeRepeats(group.groups[g], offset: &offset))
+            groups.append(decodeRepeats(group.groups[g], offset: &offset, atEnd: atEnd && g == last))
         }
         return GroupValues(first: first, groups: groups)
     }
 
     @inline(__always)
     private mutating func value(_ slot: PointSlot, at: Int) -> StoredValue {
+        if lost { return .null }
         if at + slot.size > end {
             truncated = true
             return .null
@@ -166,59 +175,108 @@ struct ModelDecoding {
         return Int(min(n, 65535))
     }
 
-    private mutating func decodeRepeats(_ group: GroupDefinition, offset: inout Int) -> [GroupValues] {
+    private mutating func decodeRepeats(_ group: GroupDefinition, offset: inout Int, atEnd: Bool) -> [GroupValues] {
         guard let count = group.count else {
-            return [decodeGroup(group, offset: &offset)]
+            return [decodeGroup(group, offset: &offset, atEnd: atEnd)]
         }
-        let repeatSize = repeatSize(group, depth: starts.count + 1)
-        let room = max(0, limit - offset)
-        let fit = repeatSize > 0 ? room / repeatSize : 0
-        let wanted: Int
+        if lost { return [] }
+        let wanted: Int?
         switch count {
         case .fixed(let n):
             wanted = n
         case .fromLength:
-            wanted = fit
-            if repeatSize > 0 && room % repeatSize != 0 {
-                errors.append("group '\(group.name)': \(room % repeatSize) registers after the last whole repeat are ignored")
+            guard atEnd else {
+                return giveUp(
+                    "group '\(group.name)': its repeats fill L (count 0) but more of the model is laid out after them; no repeats decoded")
             }
+            wanted = nil
         case .point(let name):
-            if let n = countValue(group.countReference!, fromParentOf: starts.count) {
-                wanted = n
-            } else {
-                errors.append("group '\(group.name)': count point \(name) is not implemented; no repeats decoded")
-                wanted = 0
+            guard let n = countValue(group.countReference!, fromParentOf: starts.count) else {
+                return giveUp("group '\(group.name)': count point \(name) is not implemented; no repeats decoded")
             }
+            wanted = n
         }
-        var n = wanted
-        if wanted > fit {
-            n = fit
-            errors.append("group '\(group.name)': count is \(wanted) but L leaves room for \(fit); decoded \(fit)")
+        // Walk the repeats up to L: each one's size, nested counts included, read where it starts.
+        var placed = 0
+        var at = offset
+        var size: Int?  // the size of every repeat walked, while they are all the same
+        var uniform = true
+        while wanted.map({ placed < $0 }) ?? (at < limit) {
+            guard let one = instanceSize(group, at: at) else {
+                return giveUp(
+                    "group '\(group.name)': the size of repeat \(placed + 1) cannot be worked out (a count in it is not implemented or fills L); no repeats decoded"
+                )
+            }
+            if wanted == nil && one == 0 {
+                return giveUp("group '\(group.name)': its repeats have no registers, so they cannot fill L; no repeats decoded")
+            }
+            if size == nil { size = one } else if size != one { uniform = false }
+            if at + one > limit { break }
+            at += one
+            placed += 1
+        }
+        let room = limit - offset
+        let whole = at >= limit  // the repeats walked end at L, or L left no room at all
+        if let wanted, placed < wanted {
+            guard whole else {
+                return giveUp("group '\(group.name)': count is \(wanted) but \(misfit(room, placed, limit - at, uniform ? size : nil))")
+            }
+            errors.append("group '\(group.name)': count is \(wanted) but L leaves room for \(placed); decoded \(placed)")
+        } else if wanted == nil && !whole {
+            return giveUp("group '\(group.name)': \(misfit(room, placed, limit - at, uniform ? size : nil))")
         }
         var out: [GroupValues] = []
-        out.reserveCapacity(n)
-        for _ in 0..<n {
-            out.append(decodeGroup(group, offset: &offset))
+        out.reserveCapacity(placed)
+        for _ in 0..<placed {
+            out.append(decodeGroup(group, offset: &offset, atEnd: false))
         }
         return out
     }
 
-    /// Registers of one repeat of `group` (whose instance would sit at `depth` in `starts`), nested
-    /// repeating groups included; their counts come from enclosing instances already located.
-    private func repeatSize(_ group: GroupDefinition, depth: Int) -> Int {
+    /// Why the repeats do not fit the registers L leaves for them.
+    private func misfit(_ room: Int, _ placed: Int, _ over: Int, _ size: Int?) -> String {
+        let repeats = size.map { "\($0)-register repeats" } ?? "its repeats"
+        return "the \(room) registers L=\(limit - 2) leaves for it are not a whole number of \(repeats) "
+            + "(\(placed) and \(over) left over); no repeats decoded"
+    }
+
+    /// Notes why a group's repeats are left out; what follows them cannot be placed either.
+    private mutating func giveUp(_ message: String) -> [GroupValues] {
+        errors.append(message)
+        lost = true
+        return []
+    }
+
+    /// Registers of the instance of `group` that would start at `start`, nested groups included
+    /// (their counts read from this instance and the enclosing ones); nil when that cannot be
+    /// worked out: a count point not implemented or not captured, or a nested `count: 0` group.
+    /// Stops adding once past L: the caller only compares the size with what L leaves.
+    private mutating func instanceSize(_ group: GroupDefinition, at start: Int) -> Int? {
         var size = group.pointsLength
+        if group.groups.isEmpty { return size }
+        starts.append(start)
+        defer { starts.removeLast() }
         for sub in group.groups {
-            let one = repeatSize(sub, depth: depth + 1)
+            let n: Int
             switch sub.count {
-            case nil: size += one
-            case .fixed(let n): size += n * one
-            case .fromLength: break
+            case nil: n = 1
+            case .fixed(let k): n = k
+            case .fromLength: return nil
             case .point:
-                // levelsUp counts from `sub`: 1 is `group` itself, which has no instance yet.
-                if let ref = sub.countReference, ref.levelsUp >= 2, let n = countValue(ref, fromParentOf: depth) {
-                    size += n * one
+                guard let k = countValue(sub.countReference!, fromParentOf: starts.count) else { return nil }
+                n = k
+            }
+            if sub.groups.isEmpty {
+                size += n * sub.pointsLength
+            } else {
+                for _ in 0..<n {
+                    guard let one = instanceSize(sub, at: start + size) else { return nil }
+                    size += one
+                    // A repeat of no registers reads the same counts again: the others are empty too.
+                    if one == 0 || start + size > limit { break }
                 }
             }
+            if start + size > limit { return size }
         }
         return size
     }
