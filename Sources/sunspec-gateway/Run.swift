@@ -49,7 +49,8 @@ func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any 
     let hub = Hub(devices: settings.devices.map(\.name))
     let mirrorCopy = mirror ? SocketMirror(path: settings.socketPath) : nil
     let stream = StreamServer(
-        path: settings.socketPath, mode: settings.socketMode, bufferLimit: settings.bufferLimit, hub: hub, logger: logger
+        path: settings.socketPath, mode: settings.socketMode, bufferLimit: settings.bufferLimit,
+        maxSubscribers: settings.maxSubscribers, hub: hub, logger: logger
     ) {
         mirrorCopy?.start()
     }
