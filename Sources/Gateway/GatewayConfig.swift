@@ -56,10 +56,8 @@ public struct GatewayConfig: Sendable {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw ConfigError(file: file, line: Self.line(of: error), path: "", message: "not valid YAML: \(Self.problem(of: error))")
         } catch {
-            throw ConfigError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+            throw ConfigError.notYAML(error, file: file, text: yaml)
         }
         guard let root else { throw ConfigError(file: file, line: nil, path: "", message: "the file is empty") }
         var reader = ConfigReader(file: file)
@@ -75,20 +73,6 @@ public struct GatewayConfig: Sendable {
             }
         }
         return config
-    }
-
-    private static func line(of error: YamlError) -> Int? {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _): mark.line
-        default: nil
-        }
-    }
-
-    private static func problem(of error: YamlError) -> String {
-        switch error {
-        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _): problem
-        default: "\(error)"
-        }
     }
 }
 
@@ -151,9 +135,21 @@ struct ConfigReader {
         return n
     }
 
-    func duration(_ node: Node, _ path: String) throws(ConfigError) -> Duration {
+    /// Polling intervals the gateway takes: 1 ms to a day.
+    static let intervals: ClosedRange<Duration> = Duration.milliseconds(1)...Duration.seconds(86_400)
+    /// Response timeouts: 1 ms to 10 minutes (libmodbus waits this long for one answer).
+    static let timeouts: ClosedRange<Duration> = Duration.milliseconds(1)...Duration.seconds(600)
+    /// Subscriber queue limits: 4 KiB to 1 GiB.
+    static let bufferSizes: ClosedRange<Int> = 4096...(1 << 30)
+
+    func duration(_ node: Node, _ path: String, within range: ClosedRange<Duration>) throws(ConfigError) -> Duration {
         let text = try string(node, path)
-        guard let d = DurationText.parse(text), d > .zero else { throw fail(node, path, "'\(text)' is not a duration (1s, 500ms, 2m)") }
+        guard let d = DurationText.parse(text) else { throw fail(node, path, "'\(text)' is not a duration (1s, 500ms, 2m)") }
+        guard range.contains(d) else {
+            throw fail(
+                node, path,
+                "'\(text)' is outside \(DurationText.format(range.lowerBound))...\(DurationText.format(range.upperBound))")
+        }
         return d
     }
 
@@ -172,8 +168,8 @@ struct ConfigReader {
             }
             if let buffer = s["buffer"] {
                 let text = try string(buffer, "socket.buffer")
-                guard let bytes = Self.byteSize(text), bytes >= 4096 else {
-                    throw fail(buffer, "socket.buffer", "'\(text)' is not a size of at least 4KiB (4MiB, 512KiB, 1048576)")
+                guard let bytes = Self.byteSize(text), Self.bufferSizes.contains(bytes) else {
+                    throw fail(buffer, "socket.buffer", "'\(text)' is not a size from 4KiB to 1GiB (4MiB, 512KiB, 1048576)")
                 }
                 config.bufferLimit = bytes
             }
@@ -251,8 +247,8 @@ struct ConfigReader {
         var device = DeviceConfig(name: name, endpoint: endpoint)
         let units = Self.units(endpoint)
         if let unit = d["unit"] { device.unit = try integer(unit, "\(path).unit", units) }
-        if let interval = d["interval"] { device.interval = try duration(interval, "\(path).interval") }
-        if let timeout = d["timeout"] { device.timeout = try duration(timeout, "\(path).timeout") }
+        if let interval = d["interval"] { device.interval = try duration(interval, "\(path).interval", within: Self.intervals) }
+        if let timeout = d["timeout"] { device.timeout = try duration(timeout, "\(path).timeout", within: Self.timeouts) }
         if let base = d["base"] { device.base = try integer(base, "\(path).base", 0...65533) }
         if let max = d["max_registers"] { device.maxRegisters = try integer(max, "\(path).max_registers", 1...125) }
         if let models = d["models"] {
@@ -267,9 +263,11 @@ struct ConfigReader {
             let folder = (file as NSString).deletingLastPathComponent
             let beside = given.hasPrefix("/") ? given : (folder as NSString).appendingPathComponent(given)
             let chosen = FileManager.default.fileExists(atPath: beside) ? beside : given
-            guard FileManager.default.fileExists(atPath: chosen) else {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: chosen, isDirectory: &isFolder) else {
                 throw fail(profile, "\(path).profile", "no profile file '\(given)'")
             }
+            guard !isFolder.boolValue else { throw fail(profile, "\(path).profile", "'\(given)' is a folder, not a profile file") }
             for key in ["quirks", "models", "base", "registers"] {
                 if let given = d[key] {
                     throw fail(given, "\(path).\(key)", "not used on a profile device: the profile says which registers are read and how")
@@ -338,13 +336,15 @@ struct ConfigReader {
         return settings
     }
 
-    /// `4MiB`, `512KiB`, `1MB`, `1048576`.
+    /// `4MiB`, `512KiB`, `1MB`, `1048576`; nil when not a finite size of at most 2^50 bytes.
     static func byteSize(_ text: String) -> Int? {
         let units: [(String, Int)] = [
             ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
         ]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
+            guard let n = Double(text.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), n.isFinite, n >= 0,
+                n * Double(scale) <= 0x1p50
+            else { return nil }
             return Int(n * Double(scale))
         }
         return Int(text)

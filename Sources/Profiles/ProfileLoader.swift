@@ -44,14 +44,8 @@ extension Profile {
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            var line: Int?
-            var problem = "\(error)"
-            if case .scanner(_, let p, let mark, _) = error { line = mark.line; problem = p }
-            if case .parser(_, let p, let mark, _) = error { line = mark.line; problem = p }
-            throw ProfileError(file: file, line: line, path: "", message: "not valid YAML: \(problem)")
         } catch {
-            throw ProfileError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
+            throw ProfileError.notYAML(error, file: file, text: yaml)
         }
         guard let root else { throw ProfileError(file: file, line: nil, path: "", message: "the file is empty") }
         var reader = ProfileReader(file: file, catalog: catalog)

@@ -216,3 +216,74 @@ struct ConfigTests {
         #expect(try GatewayConfig.parse("devices:\n  - {name: a, tcp: h}", file: "f.yaml").maxSubscribers == 1000)
     }
 }
+
+@Suite("Configuration values from careless hands")
+struct ConfigValueTests {
+    @Test(
+        "durations and sizes out of bounds are refused with file:line: key: one line, never a crash",
+        arguments: [
+            ("interval: 1e300s", "f.yaml:2: devices[0].interval: '1e300s' is not a duration (1s, 500ms, 2m)"),
+            ("timeout: 1e300h", "f.yaml:2: devices[0].timeout: '1e300h' is not a duration (1s, 500ms, 2m)"),
+            ("interval: nans", "f.yaml:2: devices[0].interval: 'nans' is not a duration (1s, 500ms, 2m)"),
+            ("interval: 2000h", "f.yaml:2: devices[0].interval: '2000h' is outside 1ms...86400s"),
+            ("timeout: 1h", "f.yaml:2: devices[0].timeout: '1h' is outside 1ms...600s"),
+            ("interval: 0s", "f.yaml:2: devices[0].interval: '0s' is outside 1ms...86400s"),
+        ] as [(String, String)])
+    func durations(setting: String, message: String) {
+        let yaml = "devices:\n  - {name: a, tcp: h, \(setting)}"
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
+        do {
+            _ = try GatewayConfig.parse(yaml, file: "f.yaml")
+        } catch {
+            #expect(error.description == message)
+        }
+    }
+
+    @Test("socket.buffer: infinite, huge, not a number", arguments: ["infMiB", "1e30GiB", "nanMiB", "2GiB", "1KiB"])
+    func sizes(text: String) {
+        let yaml = "socket: {buffer: \(text)}\ndevices:\n  - {name: a, tcp: h}"
+        do {
+            _ = try GatewayConfig.parse(yaml, file: "f.yaml")
+            Issue.record("\(text) accepted")
+        } catch {
+            #expect(error.description == "f.yaml:1: socket.buffer: '\(text)' is not a size from 4KiB to 1GiB (4MiB, 512KiB, 1048576)")
+        }
+    }
+
+    @Test("a duplicate key and a NUL byte: one line with the file and the line")
+    func yamlProblems() {
+        let cases = [
+            (
+                "devices:\n  - name: a\n    tcp: h\n    name: b\n",
+                "f.yaml:2: 'name' is given more than once in one mapping (first on this line)"
+            ),
+            (
+                "devices:\n  - name: a\n    tcp: h\n    interval: 1\u{0}s\n",
+                "f.yaml:4: not valid YAML: control characters are not allowed (a NUL byte)"
+            ),
+        ]
+        for (yaml, message) in cases {
+            do {
+                _ = try GatewayConfig.parse(yaml, file: "f.yaml")
+                Issue.record("accepted: \(yaml)")
+            } catch {
+                #expect(error.description == message)
+                #expect(!error.description.contains("\n"))
+            }
+        }
+    }
+
+    @Test("a profile path that is a folder is reported at the config line that names it")
+    func profileFolder() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-profile-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let yaml = "devices:\n  - name: a\n    tcp: h\n    profile: \(folder.path)\n"
+        do {
+            _ = try GatewayConfig.parse(yaml, file: "f.yaml")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description == "f.yaml:4: devices[0].profile: '\(folder.path)' is a folder, not a profile file")
+        }
+    }
+}

@@ -137,3 +137,23 @@ struct ProfileLoaderTests {
         #expect(profile.defaults.blocks.map(\.start) == [65436])
     }
 }
+
+@Suite("Profiles from careless hands")
+struct ProfileYAMLProblemTests {
+    @Test("a duplicate key and a NUL byte in a profile: one line with the file and the line")
+    func problems() {
+        let duplicate = profileYAML().replacingOccurrences(of: "vendor: Acme\n", with: "vendor: Acme\nvendor: Other\n")
+        let nul = profileYAML().replacingOccurrences(of: "product: Rack 9", with: "product: Rack\u{0}9")
+        for (yaml, message) in [
+            (duplicate, "p.yaml:2: 'vendor' is given more than once in one mapping (first on this line)"),
+            (nul, "p.yaml:3: not valid YAML: control characters are not allowed (a NUL byte)"),
+        ] {
+            do {
+                _ = try Profile.parse(yaml, file: "p.yaml")
+                Issue.record("accepted")
+            } catch {
+                #expect(error.description == message)
+            }
+        }
+    }
+}
