@@ -77,15 +77,32 @@ public final class ExportStore: RegisterSource, @unchecked Sendable {
 }
 
 /// The SunSpec Modbus TCP export as a service: FC3 and FC4 read the map, writes get exception 1,
-/// unknown function codes and partial frames stall no one, connections are capped.
+/// unknown function codes and partial frames stall no one, connections are capped, idle ones are
+/// closed after `idleTimeout` (and, at the cap, the one idle longest makes room for a new client).
 public struct ExportService: Service {
     let server: ModbusTCPServer
     let logger: Logger
 
     /// An export listening on `host:port` (dotted IPv4).
-    public init(host: String, port: Int, maxConnections: Int, store: ExportStore, logger: Logger) {
-        server = ModbusTCPServer(host: host, port: port, maxConnections: maxConnections, source: store)
+    public init(host: String, port: Int, maxConnections: Int, idleTimeout: Duration?, store: ExportStore, logger: Logger) {
+        server = ModbusTCPServer(
+            host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, source: store,
+            onEvent: { event in ExportService.log(event, logger: logger) })
         self.logger = logger
+    }
+
+    /// One line per connection the export closed or refused on its own.
+    static func log(_ event: ServerConnectionEvent, logger: Logger) {
+        switch event {
+        case .idleClosed(let peer, let idle):
+            logger.info("SunSpec export: idle connection closed", metadata: ["client": "\(peer)", "idle": "\(idle)"])
+        case .evicted(let peer, let idle):
+            logger.info(
+                "SunSpec export: connection idle longest closed to admit a new client",
+                metadata: ["client": "\(peer)", "idle": "\(idle)"])
+        case .refused(let peer):
+            logger.warning("SunSpec export: max_connections reached, new client refused", metadata: ["client": "\(peer)"])
+        }
     }
 
     public func run() async throws {

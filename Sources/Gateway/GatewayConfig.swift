@@ -84,12 +84,18 @@ public struct ExportSettings: Sendable, Equatable {
     public var port: Int
     /// Most clients served at once.
     public var maxConnections: Int
+    /// A client with no complete request for this long is closed (`idle_timeout`, 1s-24h).
+    ///
+    /// 60 s by default: SCADA and loggers poll every 1 to 15 s (a 1-minute poll still fits), and a
+    /// client that opened a connection and went silent frees its slot within the minute.
+    public var idleTimeout: Duration
 
     /// Creates settings.
-    public init(host: String, port: Int, maxConnections: Int = 32) {
+    public init(host: String, port: Int, maxConnections: Int = 32, idleTimeout: Duration = .seconds(60)) {
         self.host = host
         self.port = port
         self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
     }
 }
 
@@ -139,6 +145,8 @@ struct ConfigReader {
     static let intervals: ClosedRange<Duration> = Duration.milliseconds(1)...Duration.seconds(86_400)
     /// Response timeouts: 1 ms to 10 minutes (libmodbus waits this long for one answer).
     static let timeouts: ClosedRange<Duration> = Duration.milliseconds(1)...Duration.seconds(600)
+    /// Export idle timeouts: 1 s to a day.
+    static let idleTimeouts: ClosedRange<Duration> = Duration.seconds(1)...Duration.seconds(86_400)
     /// Subscriber queue limits: 4 KiB to 1 GiB.
     static let bufferSizes: ClosedRange<Int> = 4096...(1 << 30)
 
@@ -178,7 +186,7 @@ struct ConfigReader {
         if let export = top["export"] {
             let e = try mapping(export, "export", allowed: ["modbus_tcp"])
             guard let tcp = e["modbus_tcp"] else { throw fail(export, "export.modbus_tcp", "missing") }
-            let t = try mapping(tcp, "export.modbus_tcp", allowed: ["listen", "max_connections"])
+            let t = try mapping(tcp, "export.modbus_tcp", allowed: ["listen", "max_connections", "idle_timeout"])
             guard let listen = t["listen"] else { throw fail(tcp, "export.modbus_tcp.listen", "missing (\"0.0.0.0:1502\")") }
             let text = try string(listen, "export.modbus_tcp.listen")
             guard case .tcp(let host, let port)? = Endpoint.parseTCP(text), host.split(separator: ".").count == 4,
@@ -188,6 +196,9 @@ struct ConfigReader {
             }
             var settings = ExportSettings(host: host, port: port, maxConnections: 32)
             if let max = t["max_connections"] { settings.maxConnections = try integer(max, "export.modbus_tcp.max_connections", 1...900) }
+            if let idle = t["idle_timeout"] {
+                settings.idleTimeout = try duration(idle, "export.modbus_tcp.idle_timeout", within: Self.idleTimeouts)
+            }
             config.export = settings
         }
         guard let devicesNode = top["devices"] else { throw fail(root, "devices", "missing: at least one device is needed") }

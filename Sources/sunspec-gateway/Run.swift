@@ -59,7 +59,9 @@ func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any 
     var services: [any Service] = extra + [stream]
     if let export = settings.export, let exportStore {
         services.append(
-            ExportService(host: export.host, port: export.port, maxConnections: export.maxConnections, store: exportStore, logger: logger))
+            ExportService(
+                host: export.host, port: export.port, maxConnections: export.maxConnections, idleTimeout: export.idleTimeout,
+                store: exportStore, logger: logger))
     }
     // Services stop in reverse order: the engine first, then the export and the stream (subscribers get their last lines).
     let group = ServiceGroup(services: services + [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

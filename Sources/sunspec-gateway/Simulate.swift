@@ -31,6 +31,11 @@ struct Simulate: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Most TCP clients served at once.")
     var maxConnections = 64
 
+    @Option(
+        name: .customLong("idle-timeout"),
+        help: "Close a TCP client with no complete request for this long (default: never, so a gateway polling rarely is never cut off).")
+    var idleTimeout: Duration?
+
     @Option(help: "Serve the same devices on this many consecutive TCP ports from the one given (a fleet for benchmarks).")
     var ports = 1
 
@@ -39,6 +44,7 @@ struct Simulate: AsyncParsableCommand {
 
     func validate() throws {
         if link.rtu != nil && captures.count != 1 { throw ValidationError("RTU serves one capture per serial line") }
+        if let idleTimeout, idleTimeout <= .zero { throw ValidationError("--idle-timeout must be more than 0") }
     }
 
     func run() async throws {
@@ -70,7 +76,9 @@ struct Simulate: AsyncParsableCommand {
         case .tcp(let host, let port):
             var servers: [ModbusTCPServer] = []
             for k in 0..<max(1, ports) {
-                let server = ModbusTCPServer(host: host, port: port == 0 ? 0 : port + k, maxConnections: maxConnections, source: devices)
+                let server = ModbusTCPServer(
+                    host: host, port: port == 0 ? 0 : port + k, maxConnections: maxConnections, idleTimeout: idleTimeout,
+                    source: devices)
                 do {
                     try server.start()
                 } catch {

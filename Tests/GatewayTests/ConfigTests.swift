@@ -239,6 +239,28 @@ struct ConfigValueTests {
         }
     }
 
+    @Test("export.modbus_tcp.idle_timeout: 60s by default, parsed, bounds refused at its line")
+    func exportIdleTimeout() throws {
+        let plain = try GatewayConfig.parse(
+            "export: {modbus_tcp: {listen: \"0.0.0.0:1502\"}}\ndevices:\n  - {name: a, tcp: h}", file: "f.yaml")
+        #expect(plain.export?.idleTimeout == .seconds(60))
+        let given = try GatewayConfig.parse(
+            "export:\n  modbus_tcp: {listen: \"0.0.0.0:1502\", idle_timeout: 5m}\ndevices:\n  - {name: a, tcp: h}", file: "f.yaml")
+        #expect(given.export?.idleTimeout == .seconds(300))
+        for (text, message) in [
+            ("500ms", "'500ms' is outside 1s...86400s"), ("2d", "'2d' is not a duration (1s, 500ms, 2m)"),
+            ("1e300s", "'1e300s' is not a duration (1s, 500ms, 2m)"), ("25h", "'25h' is outside 1s...86400s"),
+        ] {
+            let yaml = "devices:\n  - {name: a, tcp: h}\nexport:\n  modbus_tcp:\n    listen: \"0.0.0.0:1502\"\n    idle_timeout: \(text)"
+            do {
+                _ = try GatewayConfig.parse(yaml, file: "f.yaml")
+                Issue.record("idle_timeout \(text) accepted")
+            } catch {
+                #expect(error.description == "f.yaml:6: export.modbus_tcp.idle_timeout: \(message)")
+            }
+        }
+    }
+
     @Test("socket.buffer: infinite, huge, not a number", arguments: ["infMiB", "1e30GiB", "nanMiB", "2GiB", "1KiB"])
     func sizes(text: String) {
         let yaml = "socket: {buffer: \(text)}\ndevices:\n  - {name: a, tcp: h}"

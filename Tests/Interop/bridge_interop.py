@@ -17,6 +17,9 @@ config order). Cases:
   export-offline     the server is killed: the export answers exception 0x0B at once, keeps answering;
                      the server restarts: the values come back
   export-robust      an unknown function code, a partial frame, more clients than max_connections (4)
+  export-idle        max_connections (4) held by idle connections: mbpoll, connecting every 100 ms, is
+                     served once one has been idle 1 s (it is closed to make room); the others are closed
+                     at idle_timeout (3 s); a read past register 65535 answers exception 2 (raw and mbpoll)
   bench              (--bench only) 10 clients reading 125 registers each as fast as they can for 5 s
 
     bridge_interop.py --gateway PATH [--cases a,b,...] [--bench] [--workdir DIR] [-v]
@@ -216,11 +219,14 @@ def read_export_map(port, unit, fc=3):
 # the shared bridge: one server, one gateway with six devices and the export, one subscriber
 
 
-def bridge_yaml(socket_path, export_port, server_port, max_connections=32, devices=None):
+def bridge_yaml(socket_path, export_port, server_port, max_connections=32, devices=None, idle_timeout=None):
     devices = devices if devices is not None else all_devices()
     lines = ["socket:", "  path: %s" % socket_path, '  mode: "0660"',
              "export:", "  modbus_tcp:", '    listen: "127.0.0.1:%d"' % export_port,
-             "    max_connections: %d" % max_connections, "devices:"]
+             "    max_connections: %d" % max_connections]
+    if idle_timeout:
+        lines.append("    idle_timeout: %s" % idle_timeout)
+    lines.append("devices:")
     for d in devices:
         lines += ["  - name: %s" % d["name"], '    tcp: "127.0.0.1:%d"' % server_port, "    unit: %d" % d["unit"]]
         if d.get("profile"):
@@ -240,8 +246,9 @@ def all_devices():
 class Bridge(object):
     """Server + gateway (+ export) + subscriber, started once and shared by the cases."""
 
-    def __init__(self, ctx, tag, devices=None, max_connections=32):
+    def __init__(self, ctx, tag, devices=None, max_connections=32, idle_timeout=None):
         self.ctx, self.tag = ctx, tag
+        self.idle_timeout = idle_timeout
         self.devices = devices if devices is not None else all_devices()
         self.max_connections = max_connections
         self.procs = lv.Procs()
@@ -257,7 +264,8 @@ class Bridge(object):
             for attempt in range(3):          # a free port can be taken between probe and bind
                 self.export_port = lv.fi.free_port()
                 path = self.ctx.sock(self.tag)
-                text = bridge_yaml(path, self.export_port, self.server.port, self.max_connections, self.devices)
+                text = bridge_yaml(path, self.export_port, self.server.port, self.max_connections, self.devices,
+                                   self.idle_timeout)
                 self.gateway = self.procs.add(lv.Gateway(self.ctx.binary, self.ctx.workdir, self.tag, text, path))
                 self.gateway.start()
                 if lv.wait_until(lambda: self.export_listening() or not self.gateway.alive(), 10):
@@ -827,6 +835,81 @@ def case_export_robust(ctx):
     return "; ".join(lines)
 
 
+def case_export_idle(ctx, idle_timeout=3.0):
+    devices = [d for d in all_devices() if d["name"] == "battery-inverter"]
+    devices[0]["export_unit"] = 1
+    br = Bridge(ctx, "idle", devices, max_connections=4, idle_timeout="%gs" % idle_timeout)
+    ctx.procs.add(br)
+    br.start()
+    bad = br.wait_online([d["name"] for d in devices])
+    check(not bad, "not online: %s" % bad)
+    port, unit = br.export_port, 1
+    failures, lines = [], []
+
+    # (a) 4 connections that never send fill max_connections; mbpoll (libmodbus) connects every 100 ms
+    opened = time.monotonic()
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(4)]
+    time.sleep(0.2)                   # the export has accepted them
+    t0 = time.monotonic()
+    refused, served_after = 0, None
+    while time.monotonic() - t0 < idle_timeout + 2:
+        rc, out, values = mbpoll(["-m", "tcp", "-p", str(port), "-a", str(unit), "-t", "4", "-r", "40001", "-c", "2",
+                                  "-o", "0.5", "-1", "127.0.0.1"])
+        if rc == 0 and tuple(v for _a, v in values) == SUNS:
+            served_after = time.monotonic() - t0
+            break
+        refused += 1
+        time.sleep(0.1)
+    if served_after is None:
+        failures.append("mbpoll not served within %.1f s of the cap being held by idle connections (%d refused)"
+                        % (idle_timeout + 2, refused))
+    elif served_after > 1.5:
+        failures.append("mbpoll served after %.2f s (%d refused), expected within about 1 s (the idle longest makes "
+                        "room)" % (served_after, refused))
+    lines.append("max_connections 4 held by idle connections: mbpoll served after %s, %d attempts refused"
+                 % ("%.2f s" % served_after if served_after is not None else "never", refused))
+
+    # (b) the idle connections are closed: one to make room, the others at idle_timeout
+    closed_at = []
+    for s in idle:
+        left = opened + idle_timeout + 1.5 - time.monotonic()
+        closed_at.append(time.monotonic() - opened if left > 0 and closed_by_peer(s, left) else None)
+        s.close()
+    late = [t for t in closed_at if t is None]
+    early = [t for t in closed_at if t is not None and t < 0.9]
+    if late or early:
+        failures.append("idle connections closed at %s s after opening, expected one at about 1 s and the others at "
+                        "about %g s" % (["-" if t is None else "%.2f" % t for t in closed_at], idle_timeout))
+    lines.append("idle connections closed after %s s (idle_timeout %g s)"
+                 % ("/".join("-" if t is None else "%.2f" % t for t in sorted(closed_at, key=lambda t: t or 1e9)),
+                    idle_timeout))
+
+    # (c) a read that runs past register 65535: exception 2 (Modbus application protocol 6.3), not 3
+    c = Mbap(port)
+    answers = []
+    for addr, count in ((65535, 2), (65500, 100)):
+        try:
+            c.read(unit, addr, count)
+            answers.append("registers")
+        except ModbusException as exc:
+            answers.append(exc.code)
+    c.close()
+    if answers != [2, 2]:
+        failures.append("reads of 2 at 65535 and 100 at 65500: %s, expected exception 2" % answers)
+    rc, out, _values = mbpoll(["-m", "tcp", "-p", str(port), "-a", str(unit), "-t", "4", "-r", "65536", "-c", "2",
+                               "-1", "127.0.0.1"])
+    if rc == 0 or "illegal data address" not in out.lower():
+        failures.append("mbpoll -r 65536 -c 2: exit %d, %s; expected illegal data address" % (rc, mbpoll_error(out)))
+    lines.append("reads past 65535: exceptions %s, mbpoll: %s" % (answers, mbpoll_error(out)))
+    check(br.gateway.alive(), "the gateway exited: %s" % br.gateway.log_tail())
+    log = br.gateway.log_tail(4000)
+    if "idle connection closed" not in log or "closed to admit a new client" not in log:
+        failures.append("the export's closes are not in the log: %s" % log[-600:])
+    if failures:
+        raise CaseFailed("%s\n%s" % (failures[0], "\n".join(lines + failures[1:])))
+    return "; ".join(lines)
+
+
 # ----------------------------------------------------------------------------------------------
 # bench
 
@@ -937,6 +1020,7 @@ CASES = collections.OrderedDict([
     ("export-mbpoll", case_export_mbpoll),
     ("export-offline", case_export_offline),
     ("export-robust", case_export_robust),
+    ("export-idle", case_export_idle),
     ("bench", case_bench),
 ])
 DEFAULT_CASES = [c for c in CASES if c != "bench"]
@@ -962,7 +1046,7 @@ def main(argv=None):
     if unknown:
         sys.stderr.write("unknown cases: %s (known: %s)\n" % (", ".join(unknown), ", ".join(CASES)))
         return 2
-    if shutil.which("mbpoll") is None and any(c in ("export-mbpoll", "export-robust") for c in names):
+    if shutil.which("mbpoll") is None and any(c in ("export-mbpoll", "export-robust", "export-idle") for c in names):
         sys.stderr.write("bridge_interop.py: mbpoll not found on PATH (make deps)\n")
         return 2
     binary = os.path.abspath(args.gateway)
