@@ -4,7 +4,7 @@ import SunSpec
 /// or `0x` hex. A first line that is not numeric is a header; `#` starts a comment.
 enum CSVCapture {
     static func read(_ bytes: [UInt8], name: String) throws(CaptureError) -> Capture {
-        var image = RegisterImage()
+        var image = RegisterImage.Builder()
         var run: [UInt16] = []
         var runStart = -1
         var seenData = false
@@ -13,6 +13,9 @@ enum CSVCapture {
             if let hash = text.firstIndex(of: "#") { text = text[..<hash] }
             if text.allSatisfy(\.isWhitespace) { continue }
             let location = "\(name):\(line.number)"
+            guard line.number <= CaptureLimits.lines else {
+                throw CaptureError(location, "more than \(CaptureLimits.lines) lines (the limit of one capture)")
+            }
             let fields = text.split(separator: text.contains(",") ? "," : ";", omittingEmptySubsequences: false)
                 .map { $0.trimmingWhitespace() }
             guard fields.count >= 2 else {
@@ -37,7 +40,7 @@ enum CSVCapture {
         }
         if runStart >= 0 { image.insert(.init(start: runStart, registers: run)) }
         guard runStart >= 0 else { throw CaptureError(name, "no 'address,value' lines") }
-        return Capture(device: nil, unit: nil, captured: nil, image: image, location: name)
+        return Capture(device: nil, unit: nil, captured: nil, image: image.image, location: name)
     }
 
     static func integer(_ s: Substring) -> Int? {

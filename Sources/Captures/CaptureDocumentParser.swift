@@ -48,7 +48,11 @@ enum CaptureDocumentParser {
 
     private static func blocks(_ scanner: inout JSONScanner) throws(JSONScanner.Failure) -> [Block] {
         var blocks: [Block] = []
+        var declared = 0
         try scanner.array { (parser: inout JSONScanner, index: Int) throws(JSONScanner.Failure) in
+            guard index < CaptureLimits.blocks else {
+                throw parser.fail("more than \(CaptureLimits.blocks) blocks (the limit of one capture)")
+            }
             var block = Block()
             let path = "blocks[\(index)]"
             try parser.object { (parser: inout JSONScanner, key: String) throws(JSONScanner.Failure) in
@@ -58,6 +62,10 @@ enum CaptureDocumentParser {
                 case "registers": (block.registers, block.holes) = try registers(&parser, "\(path).registers")
                 default: try parser.skipValue()
                 }
+            }
+            declared += block.registers?.count ?? 0
+            guard declared <= CaptureLimits.registers else {
+                throw parser.fail("more than \(CaptureLimits.registers) registers declared (the limit of one capture)")
             }
             blocks.append(block)
         }

@@ -30,6 +30,10 @@ public enum CaptureJSON {
         if let lines = jsonLines(bytes, name: name) {
             var errors: [CaptureError] = []
             for line in lines {
+                guard line.number <= CaptureLimits.lines else {
+                    errors.append(CaptureError("\(name):\(line.number)", "more than \(CaptureLimits.lines) lines (the limit of one file)"))
+                    break
+                }
                 switch parse(bytes, line: line, name: name) {
                 case .success(let capture): body(capture)
                 case .failure(let error): errors.append(error)
@@ -91,8 +95,8 @@ public enum CaptureJSON {
         guard version == 1 else {
             throw CaptureError(location, "capture version \(version) is not supported (expected 1)")
         }
-        var holding = RegisterImage()
-        var input = RegisterImage()
+        var holding = RegisterImage.Builder()
+        var input = RegisterImage.Builder()
         for (b, block) in blocks.enumerated() {
             guard let start = block.start else { throw CaptureError(location, "blocks[\(b)]: missing key 'start'") }
             guard let registers = block.registers else { throw CaptureError(location, "blocks[\(b)]: missing key 'registers'") }
@@ -126,7 +130,8 @@ public enum CaptureJSON {
             }
             captured = normal
         }
-        return Capture(device: doc.device, unit: doc.unit, captured: captured, image: holding, inputImage: input, location: location)
+        return Capture(
+            device: doc.device, unit: doc.unit, captured: captured, image: holding.image, inputImage: input.image, location: location)
     }
 
     /// A line of the input: its 1-based number and its bytes (trimmed).

@@ -5,7 +5,7 @@ import SunSpec
 /// (the banner, "-- Polling slave", errors) are skipped; a later poll of the same register wins.
 enum MbpollText {
     static func read(_ bytes: [UInt8], name: String, zeroBased: Bool) throws(CaptureError) -> Capture {
-        var image = RegisterImage()
+        var image = RegisterImage.Builder()
         var run: [UInt16] = []
         var runStart = -1
         var found = 0
@@ -13,6 +13,9 @@ enum MbpollText {
             let text = Substring(decoding: bytes[line.range], as: UTF8.self)
             guard text.first == "[", let close = text.firstIndex(of: "]") else { continue }
             let location = "\(name):\(line.number)"
+            guard line.number <= CaptureLimits.lines else {
+                throw CaptureError(location, "more than \(CaptureLimits.lines) lines (the limit of one capture)")
+            }
             let refText = text[text.index(after: text.startIndex)..<close]
             var rest = text[text.index(after: close)...]
             guard rest.first == ":" else { continue }
@@ -37,6 +40,6 @@ enum MbpollText {
         }
         if runStart >= 0 { image.insert(.init(start: runStart, registers: run)) }
         guard found > 0 else { throw CaptureError(name, "no mbpoll register lines ('[40001]: 21365')") }
-        return Capture(device: nil, unit: nil, captured: nil, image: image, location: name)
+        return Capture(device: nil, unit: nil, captured: nil, image: image.image, location: name)
     }
 }

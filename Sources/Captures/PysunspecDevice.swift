@@ -11,6 +11,13 @@ enum PysunspecDevice {
     static let base = 40000
 
     static func read(_ bytes: [UInt8], name: String, catalog: ModelCatalog) throws(CaptureError) -> Capture {
+        // Checked with the gateway's own reader first: syntax errors get a byte offset like the other
+        // formats, and nesting past JSONScanner.maxDepth is refused before anything recurses over it.
+        do {
+            try JSONScanner.scan(bytes[...]) { (s: inout JSONScanner) throws(JSONScanner.Failure) in try s.skipValue() }
+        } catch {
+            throw CaptureError(name, "offset \(error.offset): \(error.message)")
+        }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes))

@@ -116,8 +116,9 @@ public struct ProfileMapper: Sendable {
         case .notImplemented:
             return .null
         case .constant(.number(let n)):
-            return n == n.rounded()
-                ? .integer(Int64(n)) : .number(n, precision: VendorRegister.decimals(of: abs(n - n.rounded(.towardZero))))
+            if let whole = Int64(exactly: n) { return .integer(whole) }
+            // Beyond Int64 (or with a fraction): a number, checked against the point where it is encoded.
+            return .number(n, precision: n == n.rounded() ? 0 : VendorRegister.decimals(of: abs(n - n.rounded(.towardZero))))
         case .constant(.text(let s)):
             return .text(s)
         case .register(let r):
@@ -163,11 +164,11 @@ public struct ProfileMapper: Sendable {
         case nil: e = 0
         }
         let raw = (v / Self.pow10(e)).rounded()
-        guard Self.fits(raw, p.point.type) else {
+        guard Self.fits(raw, p.point.type), let exact = Int64(exactly: raw) else {
             problems.append("\(p.point.name): \(v) does not fit \(p.point.type.rawValue)")
             return .null
         }
-        return .int(Int64(raw))
+        return .int(exact)
     }
 
     /// Whether a raw value fits a SunSpec integer type without being its not-implemented value.
@@ -179,10 +180,22 @@ public struct ProfileMapper: Sendable {
         case .int32: return raw >= -2_147_483_647 && raw <= 2_147_483_647
         case .uint32, .enum32, .bitfield32: return raw >= 0 && raw <= 4_294_967_294
         case .acc32: return raw >= 1 && raw <= 4_294_967_295
-        case .int64: return raw > -9.2e18 && raw < 9.2e18
-        case .uint64, .acc64, .bitfield64: return raw >= 0 && raw < 1.8e19
+        // Raw values travel as Int64: 64-bit points hold what Int64 holds (2^63 is Double(Int64.max)).
+        case .int64: return raw > -9_223_372_036_854_775_808.0 && raw < 9_223_372_036_854_775_808.0
+        case .uint64, .bitfield64: return raw >= 0 && raw < 9_223_372_036_854_775_808.0
+        case .acc64: return raw >= 0 && raw < 9_223_372_036_854_775_808.0
         case .float32, .float64: return true
         default: return false
+        }
+    }
+
+    /// Whether some scale factor in -10...10 lets a point of `type` hold `value` (a profile constant).
+    public static func holdable(_ value: Double, _ type: PointType) -> Bool {
+        guard value.isFinite else { return false }
+        switch type {
+        case .float32: return Float(value).isFinite
+        case .float64: return true
+        default: return (-10...10).contains { fits((value / pow10($0)).rounded(), type) }
         }
     }
 

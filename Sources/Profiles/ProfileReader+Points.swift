@@ -244,7 +244,12 @@ extension ProfileReader {
     }
 
     func checkFits(_ value: Double, _ point: PointDefinition, _ node: Node, _ path: String) throws(ProfileError) {
-        if point.scaleFactor != nil || point.type == .float32 || point.type == .float64 { return }
+        if point.scaleFactor != nil || point.type == .float32 || point.type == .float64 {
+            guard ProfileMapper.holdable(value, point.type) else {
+                throw fail(node, path, "\(value) cannot be held by \(point.name), a \(point.type.rawValue), at any scale factor")
+            }
+            return
+        }
         guard value == value.rounded(), ProfileMapper.fits(value, point.type) else {
             throw fail(node, path, "\(value) cannot be held by \(point.name), a \(point.type.rawValue)")
         }

@@ -101,6 +101,8 @@ extension VendorRegister {
             let d = Double(bitPattern: bits)
             guard d.isFinite else { return .null }
             raw = d
+        case .u64:
+            raw = Double(bits)  // above 2^63 too: the Int64 pattern is only a key for maps and sentinels
         default:
             raw = Double(integer!)
         }
@@ -140,7 +142,7 @@ extension BitSource {
     func isSet(_ registers: VendorRegisters) -> Bool? {
         guard let words = registers.words(function, address, type.registerCount(size: 1), wordOrder) else { return nil }
         let value = words.reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
-        if !whenEquals.isEmpty { return whenEquals.contains(Int64(value)) }
+        if !whenEquals.isEmpty { return whenEquals.contains(Int64(bitPattern: value)) }
         return value & (1 << UInt64(bit)) != 0
     }
 }

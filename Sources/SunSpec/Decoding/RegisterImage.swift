@@ -18,13 +18,25 @@ public struct RegisterImage: Sendable, Equatable {
     /// Non-overlapping, non-adjacent blocks in address order.
     public private(set) var blocks: [Block]
 
-    /// An image of these blocks; where blocks overlap, the later one wins.
+    /// An image of these blocks; where blocks overlap, the later one wins. Near-linear in the
+    /// registers given, in any order (see `Builder`).
     public init(blocks: [Block] = []) {
-        self.blocks = []
-        for block in blocks { insert(block) }
+        guard !blocks.isEmpty else {
+            self.blocks = []
+            return
+        }
+        var builder = Builder()
+        for block in blocks { builder.insert(block) }
+        self = builder.image
     }
 
-    /// Adds registers, replacing any already present at the same addresses.
+    /// An image of blocks already in address order, non-overlapping and non-adjacent.
+    init(ordered: [Block]) {
+        self.blocks = ordered
+    }
+
+    /// Adds registers, replacing any already present at the same addresses: a binary search, then
+    /// work on the blocks it touches or adjoins (and the shift of the array's tail).
     public mutating func insert(_ block: Block) {
         guard !block.registers.isEmpty else { return }
         if let last = blocks.last, last.end <= block.start {
@@ -41,31 +53,21 @@ public struct RegisterImage: Sendable, Equatable {
             blocks[b].registers.replaceSubrange(from..<(from + block.registers.count), with: block.registers)
             return
         }
-        // General case: keep the parts of existing blocks the new one does not cover, then coalesce.
-        var parts: [Block] = []
-        for b in blocks {
-            if b.end <= block.start || b.start >= block.end {
-                parts.append(b)
-                continue
-            }
-            if b.start < block.start {
-                parts.append(Block(start: b.start, registers: Array(b.registers[..<(block.start - b.start)])))
-            }
-            if b.end > block.end {
-                parts.append(Block(start: block.end, registers: Array(b.registers[(block.end - b.start)...])))
-            }
+        // Blocks first..<past overlap or adjoin the new one: they become one block.
+        let first = firstIndex { $0.end >= block.start }
+        var past = first
+        while past < blocks.count && blocks[past].start <= block.end { past += 1 }
+        guard first < past else {
+            blocks.insert(block, at: first)
+            return
         }
-        parts.append(block)
-        parts.sort { $0.start < $1.start }
-        var merged: [Block] = []
-        for part in parts {
-            if let last = merged.last, last.end == part.start {
-                merged[merged.count - 1].registers.append(contentsOf: part.registers)
-            } else {
-                merged.append(part)
-            }
-        }
-        blocks = merged
+        var merged: [UInt16] = []
+        let head = blocks[first]
+        let tail = blocks[past - 1]
+        if head.start < block.start { merged += head.registers[..<(block.start - head.start)] }
+        merged += block.registers
+        if tail.end > block.end { merged += tail.registers[(block.end - tail.start)...] }
+        blocks.replaceSubrange(first..<past, with: CollectionOfOne(Block(start: min(head.start, block.start), registers: merged)))
     }
 
     /// Forgets the registers of `range` (a device that now refuses them: they are no longer its values).
@@ -114,6 +116,16 @@ public struct RegisterImage: Sendable, Equatable {
             }
         }
         return RegisterWindow(values: values, missing: missing)
+    }
+
+    /// The first block index where `isAtOrAfter` holds (blocks are in address order), or `blocks.count`.
+    private func firstIndex(_ isAtOrAfter: (Block) -> Bool) -> Int {
+        var lo = 0, hi = blocks.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if isAtOrAfter(blocks[mid]) { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
     }
 
     private func blockIndex(containing address: Int) -> Int? {

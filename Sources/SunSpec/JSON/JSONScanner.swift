@@ -19,6 +19,11 @@ public struct JSONScanner {
     public let bytes: UnsafeBufferPointer<UInt8>
     /// Offset of the next byte to read.
     public var position = 0
+    /// Objects and arrays open at the current position.
+    public private(set) var depth = 0
+    /// The deepest nesting read (objects and arrays): deeper input is refused at its byte offset
+    /// rather than exhausting the stack, as readers recurse once per level.
+    public static let maxDepth = 512
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -75,6 +80,8 @@ public struct JSONScanner {
     /// Reads an object, calling `member` for each key with the scanner at its value.
     public mutating func object(_ member: (inout JSONScanner, String) throws(Failure) -> Void) throws(Failure) {
         try expect(UInt8(ascii: "{"), "an object")
+        try enter()
+        defer { depth -= 1 }
         skipSpace()
         if peek == UInt8(ascii: "}") {
             position += 1
@@ -96,6 +103,8 @@ public struct JSONScanner {
     /// Reads an array, calling `element` with each index and the scanner at the element.
     public mutating func array(_ element: (inout JSONScanner, Int) throws(Failure) -> Void) throws(Failure) {
         try expect(UInt8(ascii: "["), "an array")
+        try enter()
+        defer { depth -= 1 }
         skipSpace()
         if peek == UInt8(ascii: "]") {
             position += 1
@@ -109,6 +118,14 @@ public struct JSONScanner {
             if peek == UInt8(ascii: ",") { position += 1; continue }
             if peek == UInt8(ascii: "]") { position += 1; return }
             throw fail("expected ',' or ']'")
+        }
+    }
+
+    /// One level deeper, just past its opening bracket; refused past `maxDepth`.
+    private mutating func enter() throws(Failure) {
+        depth += 1
+        guard depth <= Self.maxDepth else {
+            throw Failure(offset: position - 1, message: "nesting deeper than \(Self.maxDepth) levels")
         }
     }
 
