@@ -68,3 +68,24 @@ struct ChainTests {
         }
     }
 }
+
+@Suite("Register images built in any order")
+struct RegisterImageOrderTests {
+    @Test("blocks inserted in descending, shuffled and overlapping order give the same image as in order")
+    func anyOrder() {
+        let inOrder = RegisterImage(blocks: (0..<2000).map { .init(start: 40000 + 2 * $0, registers: [UInt16($0)]) })
+        var state: UInt64 = 7
+        var shuffled = Array(0..<2000)
+        for i in shuffled.indices.reversed() {
+            state = state &* 6_364_136_223_846_793_005 &+ 1
+            shuffled.swapAt(i, Int(state >> 33) % (i + 1))
+        }
+        let descending = RegisterImage(blocks: (0..<2000).reversed().map { .init(start: 40000 + 2 * $0, registers: [UInt16($0)]) })
+        let random = RegisterImage(blocks: shuffled.map { .init(start: 40000 + 2 * $0, registers: [UInt16($0)]) })
+        #expect(descending == inOrder)
+        #expect(random == inOrder)
+        // Where blocks overlap, the later one wins.
+        let overlapping = RegisterImage(blocks: [.init(start: 10, registers: [1, 2, 3]), .init(start: 5, registers: [9, 9, 9, 9, 9, 9])])
+        #expect((5..<13).map { overlapping.value(at: $0) } == [9, 9, 9, 9, 9, 9, 2, 3])
+    }
+}
