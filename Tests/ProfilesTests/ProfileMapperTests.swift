@@ -89,3 +89,35 @@ struct ProfileMapperTests {
         #expect(battery[point: "V"]?.doubleValue == 512.3)  // one decimal kept (precision -1)
     }
 }
+
+@Suite("Profiles: vendor values a point cannot hold")
+struct ProfileOverflowTests {
+    func mapped(_ value: Float) throws -> DecodedDevice {
+        let yaml = profileYAML().replacingOccurrences(
+            of: "WHRtg: {address: 100, type: u32, scale: 1}", with: "WHRtg: {address: 100, type: f32}")
+        let profile = try Profile.parse(yaml, file: "p.yaml")
+        var regs = [UInt16](repeating: 0, count: 20)
+        regs[0] = UInt16(value.bitPattern >> 16)
+        regs[1] = UInt16(value.bitPattern & 0xFFFF)
+        let registers = VendorRegisters(holding: RegisterImage(blocks: [.init(start: 100, registers: regs)]))
+        let mapped = ProfileMapper(profile: profile).map(registers)
+        return try DeviceDecoder.decode(mapped.image, base: ProfileMapper.base).adding(errors: mapped.errors)
+    }
+
+    @Test("1e19 in an f32 register for a uint16 point: null with a note naming the point and the value; never a trap")
+    func tooLarge() throws {
+        let device = try mapped(1e19)
+        let battery = try #require(device.models.first { $0.model.id == 802 })
+        #expect(battery.model[point: "WHRtg"]?.doubleValue == nil)
+        #expect(battery.model[point: "SoC"] != nil)
+        let errors = device.models.flatMap { $0.model.errors }
+        #expect(errors == ["WHRtg: 9.999999980506448e+18 does not fit uint16"])
+    }
+
+    @Test("the next value that fits decodes as usual")
+    func fits() throws {
+        let device = try mapped(1e12)
+        let battery = try #require(device.models.first { $0.model.id == 802 })
+        #expect(battery.model[point: "WHRtg"]?.doubleValue == 1e12)
+    }
+}
