@@ -39,4 +39,29 @@ struct HostileInputTests {
         #expect(result.stderr.contains("models.802.AHRtg: 1e+30 cannot be held by AHRtg"))
         #expect(result.stderr.split(separator: "\n").count == 1)
     }
+
+    @Test("a deep line in a .jsonl: exit 65 naming the line and offset; the lines around it are decoded")
+    func deepLine() async throws {
+        let good = try String(contentsOfFile: "Fixtures/battery-inverter.json", encoding: .utf8).replacingOccurrences(of: "\n", with: "")
+        let deep = "{\"x\":" + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "}"
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("deep-\(UUID().uuidString.prefix(8)).jsonl")
+        try [good, deep, good].joined(separator: "\n").appending("\n").write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let result = try await CLI.run(["decode", url.path])
+        #expect(result.status == 65)
+        #expect(result.stderr == "\(url.path):2: offset 516: nesting deeper than 512 levels\n")
+        #expect(result.lines.count == 20)
+    }
+
+    @Test("a deep model file given with --models: exit 65, one line")
+    func deepModelFile() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("deep-models-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let deep = "{\"id\":64000,\"x\":" + String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000) + "}"
+        try deep.write(to: folder.appendingPathComponent("m.json"), atomically: true, encoding: .utf8)
+        let result = try await CLI.run(["models", "--models", folder.path])
+        #expect(result.status == 65)
+        #expect(result.stderr == "\(folder.path)/m.json: offset 527: nesting deeper than 512 levels\n")
+    }
 }
