@@ -3,7 +3,7 @@ import Foundation
 /// A plain Unix-socket subscriber for tests: connects, reads NDJSON lines. Its waits run on a
 /// thread of their own, never on Swift's cooperative pool (which the gateway under test needs).
 final class StreamClient: @unchecked Sendable {
-    let fd: Int32
+    private(set) var fd: Int32
     private var pending: [UInt8] = []
 
     init?(path: String) {
@@ -19,12 +19,15 @@ final class StreamClient: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         if rc != 0 {
+            // deinit runs for a class whose failable init fails once every property is set: close
+            // here once and leave nothing for it (a second close could take another thread's file).
             close(fd)
+            fd = -1
             return nil
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// The next line, or nil at end of stream or after `timeout`.
     func line(timeout: Duration = .seconds(5)) async -> String? {

@@ -5,7 +5,7 @@ import Testing
 
 /// A raw Modbus TCP client on a blocking socket, for what libmodbus clients never do.
 final class RawClient {
-    let fd: Int32
+    private(set) var fd: Int32
 
     /// Connects to 127.0.0.1:`port`; nil when the connection is refused.
     init?(port: Int) {
@@ -18,12 +18,15 @@ final class RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard connected == 0 else {
+            // deinit runs for a class whose failable init fails once every property is set: close
+            // here once and leave nothing for it (a second close could take another thread's file).
             close(fd)
+            fd = -1
             return nil
         }
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     /// Sends bytes; false when the connection is gone.
     @discardableResult
