@@ -35,7 +35,11 @@ struct Session {
     let watched: [ModelHeader]
     var image: RegisterImage
     var holes: Holes
-    var plan: PollPlan
+    var plan: PollPlan {
+        didSet { readsOf = Self.reads(of: polled, in: plan) }
+    }
+    /// For each polled model, the indices of the plan's requests that read its registers.
+    var readsOf: [[Int]]
     /// The size limit discovery found (the device's, or the configured one): a lowered limit comes back to it.
     let ceiling: Int
     var maxRegisters: Int
@@ -61,7 +65,9 @@ struct Session {
         self.polled = polled
         self.watched = polled.isEmpty ? map.models : polled.map(\.0)
         self.plan = PollPlan(spans: [], maxRegisters: ceiling)
+        self.readsOf = []
         self.plan = makePlan()
+        self.readsOf = Self.reads(of: self.polled, in: self.plan)
     }
 
     /// Whether every published point of a model is static: read at discovery (and after a
@@ -73,6 +79,11 @@ struct Session {
             g.points.allSatisfy { !$0.isPublished || $0.isStatic || $0.name == "ID" || $0.name == "L" } && g.groups.allSatisfy(all)
         }
         return all(definition.group)
+    }
+
+    /// The requests of `plan` that read each polled model's registers.
+    static func reads(of polled: [(header: ModelHeader, definition: ModelDefinition?, index: Int)], in plan: PollPlan) -> [[Int]] {
+        polled.map { model in plan.requests.indices.filter { plan.requests[$0].range.overlaps(model.header.span) } }
     }
 
     /// Fixed blocks (the `blocks` quirk) whatever happens; otherwise the models' readable runs.
@@ -253,13 +264,13 @@ struct Session {
         var records: [(address: Int, bytes: [UInt8])] = []
         records.reserveCapacity(polled.count)
         var buffer = JSONBuffer(capacity: 1 << 14)
-        for (header, definition, index) in polled {
+        for (k, (header, definition, index)) in polled.enumerated() {
             let window = image.window(start: header.address, count: header.length + 2)
             let model =
                 definition.map { ModelDecoder.decode($0, window: window, length: header.length) }
                 ?? ModelDecoder.undefined(id: header.id, window: window, length: header.length)
             // When the last of its registers arrived.
-            let ts = plan.requests.indices.filter { plan.requests[$0].range.overlaps(header.span) }.compactMap { readAt[$0] }.max()
+            let ts = readsOf[k].compactMap { readAt[$0] }.max()
             buffer.removeAll()
             ReadingRecord.append(
                 ModelInstance(address: header.address, index: index, model: model), device: poller.config.name,

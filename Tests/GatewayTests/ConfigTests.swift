@@ -231,12 +231,8 @@ struct ConfigValueTests {
         ] as [(String, String)])
     func durations(setting: String, message: String) {
         let yaml = "devices:\n  - {name: a, tcp: h, \(setting)}"
-        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
-        do {
-            _ = try GatewayConfig.parse(yaml, file: "f.yaml")
-        } catch {
-            #expect(error.description == message)
-        }
+        let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
+        #expect(error?.description == message)
     }
 
     @Test("export.modbus_tcp.idle_timeout: 60s by default, parsed, bounds refused at its line")
@@ -252,24 +248,16 @@ struct ConfigValueTests {
             ("1e300s", "'1e300s' is not a duration (1s, 500ms, 2m)"), ("25h", "'25h' is outside 1s...86400s"),
         ] {
             let yaml = "devices:\n  - {name: a, tcp: h}\nexport:\n  modbus_tcp:\n    listen: \"0.0.0.0:1502\"\n    idle_timeout: \(text)"
-            do {
-                _ = try GatewayConfig.parse(yaml, file: "f.yaml")
-                Issue.record("idle_timeout \(text) accepted")
-            } catch {
-                #expect(error.description == "f.yaml:6: export.modbus_tcp.idle_timeout: \(message)")
-            }
+            let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
+            #expect(error?.description == "f.yaml:6: export.modbus_tcp.idle_timeout: \(message)")
         }
     }
 
     @Test("socket.buffer: infinite, huge, not a number", arguments: ["infMiB", "1e30GiB", "nanMiB", "2GiB", "1KiB"])
     func sizes(text: String) {
         let yaml = "socket: {buffer: \(text)}\ndevices:\n  - {name: a, tcp: h}"
-        do {
-            _ = try GatewayConfig.parse(yaml, file: "f.yaml")
-            Issue.record("\(text) accepted")
-        } catch {
-            #expect(error.description == "f.yaml:1: socket.buffer: '\(text)' is not a size from 4KiB to 1GiB (4MiB, 512KiB, 1048576)")
-        }
+        let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
+        #expect(error?.description == "f.yaml:1: socket.buffer: '\(text)' is not a size from 4KiB to 1GiB (4MiB, 512KiB, 1048576)")
     }
 
     @Test("a duplicate key and a NUL byte: one line with the file and the line")
@@ -285,13 +273,9 @@ struct ConfigValueTests {
             ),
         ]
         for (yaml, message) in cases {
-            do {
-                _ = try GatewayConfig.parse(yaml, file: "f.yaml")
-                Issue.record("accepted: \(yaml)")
-            } catch {
-                #expect(error.description == message)
-                #expect(!error.description.contains("\n"))
-            }
+            let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
+            #expect(error?.description == message)
+            #expect(error?.description.contains("\n") == false)
         }
     }
 
@@ -299,13 +283,9 @@ struct ConfigValueTests {
     func profileFolder() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-profile-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        defer { #expect(throws: Never.self) { try FileManager.default.removeItem(at: folder) } }
         let yaml = "devices:\n  - name: a\n    tcp: h\n    profile: \(folder.path)\n"
-        do {
-            _ = try GatewayConfig.parse(yaml, file: "f.yaml")
-            Issue.record("accepted")
-        } catch {
-            #expect(error.description == "f.yaml:4: devices[0].profile: '\(folder.path)' is a folder, not a profile file")
-        }
+        let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
+        #expect(error?.description == "f.yaml:4: devices[0].profile: '\(folder.path)' is a folder, not a profile file")
     }
 }

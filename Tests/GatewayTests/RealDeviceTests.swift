@@ -92,17 +92,23 @@ func punchHoles(_ image: RegisterImage, seed: UInt64, count: Int) throws -> Regi
 
 @Suite("Real devices as they behave", .serialized)
 struct RealDeviceTests {
+    /// A gateway polling device "d" through `reader`, and a subscriber of its hub that has seen it online.
+    func startOnline(_ reader: any RegisterReader, interval: Duration) async throws -> (RunningGateway, Recorder) {
+        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: interval)
+        let gateway = try await RunningGateway.start(devices: [config], readers: ["d": reader])
+        let client = Recorder()
+        gateway.hub.subscribe(client)
+        _ = try #require(await client.line { json($0)["state"] as? String == "online" })
+        return (gateway, client)
+    }
+
     /// Runs a gateway over `reader` until `polls` readings of every dynamic model came after the
     /// first online status; returns the records seen after it.
     func poll(
         _ reader: any RegisterReader, polls: Int, dynamic: Set<Int>, interval: Duration = .milliseconds(30)
     ) async throws -> [[String: Any]] {
-        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: interval)
-        let gateway = try await RunningGateway.start(devices: [config], readers: ["d": reader])
+        let (gateway, client) = try await startOnline(reader, interval: interval)
         defer { Task { await gateway.stop() } }
-        let client = Recorder()
-        gateway.hub.subscribe(client)
-        _ = try #require(await client.line { json($0)["state"] as? String == "online" })
         var records: [[String: Any]] = []
         var counts: [Int: Int] = [:]
         while dynamic.contains(where: { counts[$0, default: 0] < polls }) {
@@ -158,11 +164,7 @@ struct RealDeviceTests {
     func holesWhilePolling() async throws {
         let devices = CaptureDevices([1: try fixtureImage("battery-inverter.json")])
         let reader = FaultyReader(InProcessReader(devices))
-        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(30))
-        let gateway = try await RunningGateway.start(devices: [config], readers: ["d": reader])
-        let client = Recorder()
-        gateway.hub.subscribe(client)
-        _ = try #require(await client.line { json($0)["state"] as? String == "online" })
+        let (gateway, client) = try await startOnline(reader, interval: .milliseconds(30))
         // 802's SoC (offset 11) and SoH (offset 13) are refused from now on.
         reader.faults.withLock { $0.refused = [40312 + 11, 40312 + 13] }
         let reading = try #require(
@@ -183,11 +185,7 @@ struct RealDeviceTests {
     @Test("exception 3 under load lowers the read size for a while; larger reads are tried again and kept")
     func sizeComesBack() async throws {
         let reader = FaultyReader(InProcessReader(CaptureDevices([1: try fixtureImage("battery-inverter.json")])))
-        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(20))
-        let gateway = try await RunningGateway.start(devices: [config], readers: ["d": reader])
-        let client = Recorder()
-        gateway.hub.subscribe(client)
-        _ = try #require(await client.line { json($0)["state"] as? String == "online" })
+        let (gateway, client) = try await startOnline(reader, interval: .milliseconds(20))
         reader.faults.withLock { $0.refuseAbove = 30 }
         for _ in 0..<3 { #expect(await client.line { $0.contains("\"model\":804") } != nil) }
         reader.faults.withLock { $0.refuseAbove = nil }
@@ -222,11 +220,7 @@ struct RealDeviceTests {
         only1.insert(.init(start: 40000, registers: full.window(start: 40000, count: 70).values + [0xFFFF, 0]))
         let devices = CaptureDevices([1: only1])
         let reader = FaultyReader(InProcessReader(devices))
-        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(50))
-        let gateway = try await RunningGateway.start(devices: [config], readers: ["d": reader])
-        let client = Recorder()
-        gateway.hub.subscribe(client)
-        _ = try #require(await client.line { json($0)["state"] as? String == "online" })
+        let (gateway, client) = try await startOnline(reader, interval: .milliseconds(50))
         let n = reader.reads.count
         #expect(await eventually { reader.reads.count - n >= 3 })  // the header reads of each interval
         devices.update(unit: 1) { $0 = RegisterImage() }
@@ -243,11 +237,7 @@ struct RealDeviceTests {
         let moved = RegisterImage(blocks: legacy.blocks.map { .init(start: $0.start - 10000, registers: $0.registers) })
         let devices = CaptureDevices([1: battery])
         let reader = FaultyReader(InProcessReader(devices))
-        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(30))
-        let gateway = try await RunningGateway.start(devices: [config], readers: ["d": reader])
-        let client = Recorder()
-        gateway.hub.subscribe(client)
-        _ = try #require(await client.line { json($0)["state"] as? String == "online" })
+        let (gateway, client) = try await startOnline(reader, interval: .milliseconds(30))
         devices.update(unit: 1) { $0 = moved }
         let online = try #require(await client.line { json($0)["state"] as? String == "online" })
         #expect(json(online)["models"] as? [Int] == [1, 103, 120, 121, 122, 123, 124])

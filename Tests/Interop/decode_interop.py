@@ -349,6 +349,21 @@ class Slot(object):
         self.sf_off, self.sf_const = sf_off, sf_const
 
 
+def point_slot(path, pdef, offsets, top_offsets, model_id=None):
+    """The Slot of a point laid out at offsets[name]; its scale factor found in its own group, then at
+    the top level (a name found nowhere is an error when `model_id` is given, else no scale factor)."""
+    sf = pdef.get("sf")
+    sf_off = sf_const = None
+    if sf is not None:
+        if isinstance(sf, str):
+            sf_off = offsets.get(sf, top_offsets.get(sf))
+            if sf_off is None and model_id is not None:
+                raise ValueError("model %s: scale factor %s of %s not found" % (model_id, sf, pdef["name"]))
+        else:
+            sf_const = int(sf)
+    return Slot(path + [pdef["name"]], pdef, offsets[pdef["name"]], point_len(pdef), sf_off, sf_const)
+
+
 def build_image(mdef, rng, legacy65=False):
     """Return (regs, slots, shape, counts, legacy): regs starts with ID and L, shape mirrors the
     group tree (point slots and group instances), counts/legacy are the chosen repeat counts."""
@@ -387,17 +402,7 @@ def build_image(mdef, rng, legacy65=False):
             name = pdef["name"]
             if name not in offsets:
                 continue
-            sf = pdef.get("sf")
-            sf_off = sf_const = None
-            if sf is not None:
-                if isinstance(sf, str):
-                    sf_off = offsets.get(sf, top_offsets.get(sf))
-                    if sf_off is None:
-                        raise ValueError("model %s: scale factor %s of %s not found"
-                                         % (mdef["id"], sf, name))
-                else:
-                    sf_const = int(sf)
-            slot = Slot(path + [name], pdef, offsets[name], point_len(pdef), sf_off, sf_const)
+            slot = point_slot(path, pdef, offsets, top_offsets, model_id=mdef["id"])
             slots.append(slot)
             node["points"].append(slot)
         for sub in gdef.get("groups", []):
@@ -459,17 +464,8 @@ def shape_of(mdef, regs):
             pos[0] += point_len(pdef)
         node = {"points": [], "groups": []}
         for pdef in gdef.get("points", []):
-            name = pdef["name"]
-            if name not in offsets:
-                continue
-            sf = pdef.get("sf")
-            sf_off = sf_const = None
-            if sf is not None:
-                if isinstance(sf, str):
-                    sf_off = offsets.get(sf, top_offsets.get(sf))
-                else:
-                    sf_const = int(sf)
-            node["points"].append(Slot(path + [name], pdef, offsets[name], point_len(pdef), sf_off, sf_const))
+            if pdef["name"] in offsets:
+                node["points"].append(point_slot(path, pdef, offsets, top_offsets))
         for sub in gdef.get("groups", []):
             if "count" in sub:
                 c = sub["count"]

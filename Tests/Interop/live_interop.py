@@ -54,6 +54,7 @@ from decimal import Decimal
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+from loop_server import LoopServer  # noqa: E402  (beside this file)
 
 try:
     import sunspec2.modbus.client as ss_client
@@ -459,7 +460,7 @@ def online_with(sub, device, addrs, since=None):
 # a Modbus TCP proxy that counts requests and can delay responses
 
 
-class MbapProxy(object):
+class MbapProxy(LoopServer):
     """Forwards Modbus TCP frames between clients and an upstream server, recording every request
     (time, connection, unit, function, address, count). `delay_next(n, s)` holds the next n
     responses for s seconds each; responses stay in order (a busy device answers late, in order)."""
@@ -480,29 +481,10 @@ class MbapProxy(object):
         self.tasks = set()
 
     def start(self):
-        ready = threading.Event()
-        err = []
-
-        def main():
-            self.loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.server = self.loop.run_until_complete(
-                    asyncio.start_server(self._handle, "127.0.0.1", 0))
-                self.port = self.server.sockets[0].getsockname()[1]
-            except Exception as exc:
-                err.append(exc)
-                ready.set()
-                return
-            ready.set()
-            self.loop.run_forever()
-            self.loop.close()
-
-        self.thread = threading.Thread(target=main, daemon=True)
-        self.thread.start()
-        ready.wait(10)
-        if err or not self.port:
-            raise CaseFailed("proxy did not start: %s" % (err[0] if err else "timeout"))
+        try:
+            self.port = self._serve_on_thread("127.0.0.1", 0, "proxy")
+        except RuntimeError as exc:
+            raise CaseFailed(str(exc))
         return self
 
     def delay_next(self, n, seconds):
@@ -592,24 +574,6 @@ class MbapProxy(object):
                     w.close()
                 except Exception:
                     pass
-
-    def stop(self):
-        if not self.loop or self.loop.is_closed():
-            return
-
-        def shutdown():
-            if self.server:
-                self.server.close()
-            for t in list(self.tasks):
-                t.cancel()
-            self.loop.call_later(0.05, self.loop.stop)
-
-        try:
-            self.loop.call_soon_threadsafe(shutdown)
-        except RuntimeError:
-            pass
-        if self.thread:
-            self.thread.join(timeout=5)
 
     def __repr__(self):
         return "proxy"

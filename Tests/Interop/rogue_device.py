@@ -47,6 +47,8 @@ import sys
 import threading
 import time
 
+from loop_server import LoopServer
+
 SUNS = (0x5375, 0x6E53)
 FAULTS = ("wrong_unit", "wrong_protocol", "duplicate", "busy", "exceptions", "slow", "bad_fc", "bad_bytecount",
           "bad_length")
@@ -131,7 +133,7 @@ class Fault(object):
         return True
 
 
-class RogueDevice(object):
+class RogueDevice(LoopServer):
     """The server. `units` is {unit id: capture path or dict}. start() returns self; port is set."""
 
     def __init__(self, units, host="127.0.0.1", port=0, missing_unit="gateway", name="rogue"):
@@ -198,47 +200,8 @@ class RogueDevice(object):
     # -- the server ----------------------------------------------------------------------------
 
     def start(self):
-        ready = threading.Event()
-        err = []
-
-        def main():
-            self.loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self.loop)
-            try:
-                self.server = self.loop.run_until_complete(asyncio.start_server(self._handle, self.host, self.port))
-                self.port = self.server.sockets[0].getsockname()[1]
-            except Exception as exc:
-                err.append(exc)
-                ready.set()
-                return
-            ready.set()
-            self.loop.run_forever()
-            self.loop.close()
-
-        self.thread = threading.Thread(target=main, daemon=True, name="rogue %s" % self.name)
-        self.thread.start()
-        ready.wait(10)
-        if err or not self.port:
-            raise RuntimeError("rogue device did not start: %s" % (err[0] if err else "timeout"))
+        self.port = self._serve_on_thread(self.host, self.port, "rogue %s" % self.name)
         return self
-
-    def stop(self):
-        if not self.loop or self.loop.is_closed():
-            return
-
-        def shutdown():
-            if self.server:
-                self.server.close()
-            for t in list(self.tasks):
-                t.cancel()
-            self.loop.call_later(0.05, self.loop.stop)
-
-        try:
-            self.loop.call_soon_threadsafe(shutdown)
-        except RuntimeError:
-            pass
-        if self.thread:
-            self.thread.join(timeout=5)
 
     def __repr__(self):
         return "rogue device %s" % self.name

@@ -41,7 +41,6 @@ import argparse
 import calendar
 import collections
 import json
-import math
 import os
 import random
 import shutil
@@ -55,7 +54,7 @@ sys.path.insert(0, HERE)
 
 try:
     import live_interop as lv            # gateway, subscriber, capture server, MBAP proxy, case runner
-    from live_interop import CaseFailed, SetupError
+    from live_interop import CaseFailed
     import rogue_device as rd
     fi, di = lv.fi, lv.di
 except ImportError as exc:  # pragma: no cover - setup error
@@ -300,13 +299,7 @@ def ts_epoch(ts):
 
 def bursts(reqs, gap=INTERVAL / 2):
     """Requests (time first) split into polls at gaps longer than `gap`."""
-    out = []
-    for r in reqs:
-        if out and r[0] - out[-1][-1][0] <= gap:
-            out[-1].append(r)
-        else:
-            out.append([r])
-    return out
+    return lv.bursts(reqs, gap)
 
 
 def median(xs):

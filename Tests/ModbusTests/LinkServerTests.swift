@@ -69,22 +69,10 @@ struct LinkServerTests {
         let port = try server.start()
         defer { server.stop() }
         // A raw client sends function 0x2B (read device identification).
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        #expect(connected == 0)
-        let request: [UInt8] = [0, 9, 0, 0, 0, 5, 1, 0x2B, 0x0E, 1, 0]
+        let client = try #require(RawClient(port: port))
         let start = ContinuousClock.now
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var reply = [UInt8](repeating: 0, count: 32)
-        let n = reply.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        #expect(Array(reply.prefix(n)) == [0, 9, 0, 0, 0, 3, 1, 0xAB, 1])
+        #expect(client.send([0, 9, 0, 0, 0, 5, 1, 0x2B, 0x0E, 1, 0]))
+        #expect(client.receive(within: .seconds(1)) == [0, 9, 0, 0, 0, 3, 1, 0xAB, 1])
         #expect(ContinuousClock.now - start < .milliseconds(200))
         // Meanwhile a libmodbus client is served normally.
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))
