@@ -141,13 +141,13 @@ public final class ModbusLink: @unchecked Sendable {
             } else {
                 checked = request.checkRTU(reply[0..<Int(rc)])
             }
-            if case .earlier = checked {
+            if checked.isEarlier {
                 // A copy of an earlier answer, or a late one: dropped; this request's answer may follow.
                 earlier += 1
                 droppedBytes.add(Int(rc), ordering: .relaxed)
                 earlierReplies.add(1, ordering: .relaxed)
             }
-        } while earlier <= Int(ReadFrame.earlierWindow) && { if case .earlier = checked { true } else { false } }()
+        } while checked.isEarlier && earlier <= Int(ReadFrame.earlierWindow)
         switch checked {
         case .registers(let registers):
             return .success(registers)

@@ -45,6 +45,12 @@ public struct ReadFrame: Sendable, Equatable {
         case earlier(UInt16)
         /// Not the answer to this request: why.
         case mismatch(String)
+
+        /// Whether this is a reply to an earlier request.
+        public var isEarlier: Bool {
+            if case .earlier = self { return true }
+            return false
+        }
     }
 
     /// How many requests back a reply may belong to and still be dropped as an earlier one.
