@@ -77,12 +77,15 @@ public struct Discovery: Sendable {
     let timeout: Duration?
     /// Waits before the retries of a read the device answers busy (exception 6) or acknowledge (5).
     let busyRetries: [Duration]
+    /// What busy waits are timed on, and read times stamped with.
+    let clocks: Clocks
 
     /// Creates a discovery over a reader.
     public init(
         reader: any RegisterReader, unit: Int, kind: RegisterKind = .holding, maxRegisters: Int = 125, timeout: Duration? = nil,
-        busyRetries: [Duration] = Discovery.busyRetries
+        busyRetries: [Duration] = Discovery.busyRetries, clocks: Clocks = .real
     ) {
+        self.clocks = clocks
         self.reader = reader
         self.unit = unit
         self.kind = kind
@@ -270,11 +273,13 @@ private struct Walk {
                 let registers = try await discovery.reader.read(
                     unit: discovery.unit, address: from, count: n, kind: discovery.kind, timeout: discovery.timeout)
                 image.insert(.init(start: from, registers: registers))
-                arrivals.append((from..<(from + n), Date()))
+                arrivals.append((from..<(from + n), discovery.clocks.wall()))
                 return registers
             } catch {
                 if error.isException(6) || error.isException(5), let wait = busy.popFirst() {
-                    do { try await Task.sleep(for: wait) } catch { throw ModbusError(.connectionLost("cancelled"), operation: "discovery") }
+                    do { try await discovery.clocks.sleep(for: wait) } catch {
+                        throw ModbusError(.connectionLost("cancelled"), operation: "discovery")
+                    }
                     continue
                 }
                 // Exception 3 (illegal data value) is how devices refuse a read of too many registers.

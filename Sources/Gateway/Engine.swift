@@ -3,19 +3,23 @@ import Modbus
 import ServiceLifecycle
 import SunSpec
 
-/// Polls every configured device, as one service: TCP devices concurrently, units behind one TCP
+/// Runs every configured device, as one service: TCP devices concurrently, units behind one TCP
 /// endpoint (a TCP-to-RTU gateway) on one shared connection, all units of a serial line on that line,
-/// one request at a time on each.
+/// one request at a time on each. Each device has a `DeviceRunner`; what they find goes to `sink`.
+/// The engine owns the links it opens and closes them when it stops.
 public struct Engine: Service {
     let devices: [DeviceConfig]
-    let hub: Hub
-    let catalog: ModelCatalog
-    let logger: Logger
     let readers: [String: any RegisterReader]
-    let export: ExportStore?
+    let links: [ModbusLink]
+    let sink: any GatewaySink
+    let catalog: ModelCatalog
+    let clocks: Clocks
+    let logger: Logger
+    /// Each device's inbox, by name: commands its runner serves between polls.
+    public let inboxes: [String: DeviceInbox]
 
     /// An engine over real Modbus links, one per endpoint.
-    public init(devices: [DeviceConfig], hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil, logger: Logger) {
+    public init(devices: [DeviceConfig], sink: any GatewaySink, catalog: ModelCatalog = .builtin, clocks: Clocks = .real, logger: Logger) {
         var links: [Endpoint: ModbusLink] = [:]
         var readers: [String: any RegisterReader] = [:]
         for device in devices {
@@ -23,40 +27,57 @@ public struct Engine: Service {
             links[device.endpoint] = link
             readers[device.name] = link
         }
-        self.init(devices: devices, readers: readers, hub: hub, catalog: catalog, export: export, logger: logger)
+        self.init(
+            devices: devices, readers: readers, links: Array(links.values), sink: sink, catalog: catalog, clocks: clocks, logger: logger)
     }
 
     /// An engine over given readers (by device name): in-process devices in tests and benchmarks.
     public init(
-        devices: [DeviceConfig], readers: [String: any RegisterReader], hub: Hub, catalog: ModelCatalog = .builtin,
-        export: ExportStore? = nil,
-        logger: Logger
+        devices: [DeviceConfig], readers: [String: any RegisterReader], sink: any GatewaySink, catalog: ModelCatalog = .builtin,
+        clocks: Clocks = .real, logger: Logger
     ) {
-        self.export = export
+        self.init(devices: devices, readers: readers, links: [], sink: sink, catalog: catalog, clocks: clocks, logger: logger)
+    }
+
+    private init(
+        devices: [DeviceConfig], readers: [String: any RegisterReader], links: [ModbusLink], sink: any GatewaySink, catalog: ModelCatalog,
+        clocks: Clocks, logger: Logger
+    ) {
         self.devices = devices
         self.readers = readers
-        self.hub = hub
+        self.links = links
+        self.sink = sink
         self.catalog = catalog
+        self.clocks = clocks
         self.logger = logger
+        inboxes = Dictionary(devices.map { ($0.name, DeviceInbox()) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for device in devices {
-                    guard let reader = readers[device.name] else { continue }
-                    if let profile = device.profile {
-                        let poller = ProfilePoller(
-                            config: device, profile: profile, reader: reader, hub: hub, export: export, logger: logger)
-                        group.addTask { await poller.run() }
-                    } else {
-                        let poller = DevicePoller(
-                            config: device, reader: reader, hub: hub, catalog: catalog, export: export, logger: logger)
-                        group.addTask { await poller.run() }
-                    }
+                    guard let runner = runner(for: device) else { continue }
+                    group.addTask { await runner.run() }
                 }
             }
         }
+        for link in links { link.shutdown() }
         logger.info("polling stopped")
+    }
+
+    /// The runner of a device, with the strategy its config asks for.
+    func runner(for device: DeviceConfig) -> DeviceRunner? {
+        guard let reader = readers[device.name], let inbox = inboxes[device.name] else { return nil }
+        var logger = logger
+        logger[metadataKey: "device"] = "\(device.name)"
+        let strategy: any PollStrategy =
+            if let profile = device.profile {
+                ProfileStrategy(config: device, profile: profile, reader: reader, clocks: clocks, logger: logger)
+            } else {
+                SunSpecStrategy(device: SunSpecDevice(config: device, reader: reader, catalog: catalog, clocks: clocks, logger: logger))
+            }
+        return DeviceRunner(
+            name: device.name, interval: device.interval, strategy: strategy, sink: sink, inbox: inbox, clocks: clocks, logger: logger)
     }
 }

@@ -1,39 +1,45 @@
+import Captures
+import Foundation
 import NIOCore
 import SunSpec
 import Synchronization
 
-/// Someone the stream's records go to: a socket connection, or the demo's mirror.
+/// Someone the stream's records go to: a socket connection, or a test's recorder.
 public protocol Subscriber: AnyObject, Sendable {
     /// Queues one record (or a batch of lines) for the subscriber; never blocks.
     func send(_ buffer: ByteBuffer)
-    /// Queues the snapshot a new subscriber starts with: always delivered, whatever its size (the
-    /// queue limit is for a backlog building up after it).
-    func sendSnapshot(_ buffer: ByteBuffer)
+    /// Queues the snapshot a new subscriber starts with, in parts: always delivered, whatever its
+    /// size (the queue limit is for a backlog building up after it).
+    func sendSnapshot(_ parts: [ByteBuffer])
     /// Writes what is queued, then ends the subscription (shutdown).
     func finish()
 }
 
-/// The fan-out at the heart of the stream: it keeps what a new subscriber needs (the hello, each
-/// device's status, its meta records and the latest reading of every model instance) and hands
-/// every new record to every subscriber. Publishing never waits for a subscriber: each has its own
-/// bounded queue (see `SubscriberConnection`).
-public final class Hub: Sendable {
+/// The fan-out at the heart of the stream, and the stream's sink: it renders each event into its
+/// NDJSON lines once, keeps what a new subscriber needs (the hello, each device's status, its meta
+/// records and the latest reading of every model instance, all as rendered bytes) and hands every
+/// new record to every subscriber. Rendering happens before the lock is taken; under it, records are
+/// only stored and queued. Publishing never waits for a subscriber: each has its own bounded queue
+/// (see `SubscriberConnection`).
+public final class Hub: GatewaySink {
     private struct State {
-        var devices: [String]
         var status: [String: ByteBuffer] = [:]
-        /// What each model instance is (its meta record is written when a subscriber needs it).
-        var meta: [String: [Int: ModelInstance]] = [:]
+        /// Each model instance's meta record, by device and address.
+        var meta: [String: [Int: ByteBuffer]] = [:]
         var readings: [String: [Int: ByteBuffer]] = [:]
         var subscribers: [ObjectIdentifier: any Subscriber] = [:]
         var finished = false
     }
 
-    private let state: Mutex<State>
+    private let devices: [String]
+    private let hello: ByteBuffer
+    private let state = Mutex(State())
     private let allocator = ByteBufferAllocator()
 
     /// A hub for these devices (named in the hello record, in this order).
     public init(devices: [String]) {
-        state = Mutex(State(devices: devices))
+        self.devices = devices
+        hello = allocator.buffer(bytes: StreamRecords.hello(devices: devices))
     }
 
     /// Subscribers connected now.
@@ -50,21 +56,12 @@ public final class Hub: Sendable {
                 return true
             }
             guard s.subscribers.count < limit else { return false }
-            var snapshot = allocator.buffer(bytes: StreamRecords.hello(devices: s.devices))
-            for device in s.devices {
-                if var status = s.status[device] { snapshot.writeBuffer(&status) }
-            }
-            var meta = JSONBuffer(capacity: 1 << 16)
-            for device in s.devices {
-                for (_, instance) in (s.meta[device] ?? [:]).sorted(by: { $0.key < $1.key }) {
-                    MetaRecord.append(instance, device: device, to: &meta)
-                }
-            }
-            _ = meta.withBytes { snapshot.writeBytes($0) }
-            for device in s.devices {
-                for (_, var r) in (s.readings[device] ?? [:]).sorted(by: { $0.key < $1.key }) { snapshot.writeBuffer(&r) }
-            }
-            subscriber.sendSnapshot(snapshot)
+            // References to the rendered records, in order: no rendering and no copying here.
+            var parts = [hello]
+            for device in devices { if let status = s.status[device] { parts.append(status) } }
+            for device in devices { parts += Self.inOrder(s.meta[device]) }
+            for device in devices { parts += Self.inOrder(s.readings[device]) }
+            subscriber.sendSnapshot(parts)
             s.subscribers[ObjectIdentifier(subscriber)] = subscriber
             return true
         }
@@ -75,59 +72,12 @@ public final class Hub: Sendable {
         _ = state.withLock { $0.subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
     }
 
-    /// Publishes a device's status.
-    public func publish(status: DeviceStatus) {
-        let buffer = allocator.buffer(bytes: StreamRecords.status(status))
-        state.withLock { s in
-            s.status[status.device] = buffer
-            for sub in s.subscribers.values { sub.send(buffer) }
-        }
-    }
-
-    /// Publishes the records of one model instance just discovered: its meta record (the instance
-    /// is kept, to write it for later subscribers) and its reading.
-    public func publish(device: String, instance: ModelInstance, reading: [UInt8]) {
-        let readingBuffer = allocator.buffer(bytes: reading)
-        var meta = JSONBuffer(capacity: 4096)
-        MetaRecord.append(instance, device: device, to: &meta)
-        let metaBuffer = meta.count > 0 ? allocator.buffer(bytes: meta.bytes) : nil
-        let address = instance.address
-        // Keep what the meta record needs, not the decoded values.
-        let kept = ModelInstance(address: instance.address, index: instance.index, model: instance.model.withoutValues())
-        state.withLock { s in
-            if let metaBuffer {
-                s.meta[device, default: [:]][address] = kept
-                for sub in s.subscribers.values { sub.send(metaBuffer) }
-            }
-            s.readings[device, default: [:]][address] = readingBuffer
-            for sub in s.subscribers.values { sub.send(readingBuffer) }
-        }
-    }
-
-    /// Publishes many readings of one device at once (one poll), as one write per subscriber.
-    public func publish(device: String, readings: [(address: Int, bytes: [UInt8])]) {
-        guard !readings.isEmpty else { return }
-        var batch = allocator.buffer(capacity: readings.reduce(0) { $0 + $1.bytes.count })
-        var singles: [(Int, ByteBuffer)] = []
-        singles.reserveCapacity(readings.count)
-        for r in readings {
-            let start = batch.writerIndex
-            batch.writeBytes(r.bytes)
-            singles.append((r.address, batch.getSlice(at: start, length: r.bytes.count)!))
-        }
-        state.withLock { s in
-            var latest = s.readings[device] ?? [:]
-            for (address, buffer) in singles { latest[address] = buffer }
-            s.readings[device] = latest
-            for sub in s.subscribers.values { sub.send(batch) }
-        }
-    }
-
-    /// Forgets a device's meta records and readings (its map is being discovered again).
-    public func reset(device: String) {
-        state.withLock { s in
-            s.meta[device] = nil
-            s.readings[device] = nil
+    public func receive(_ event: GatewayEvent) {
+        switch event {
+        case .status(let status): publish(status)
+        case .discovered(let device, let readings): publish(device: device, readings: readings, withMeta: true)
+        case .readings(let device, let readings): publish(device: device, readings: readings, withMeta: false)
+        case .registers: break
         }
     }
 
@@ -139,5 +89,63 @@ public final class Hub: Sendable {
             return Array(s.subscribers.values)
         }
         for sub in subscribers { sub.finish() }
+    }
+
+    // MARK: - Publishing
+
+    private func publish(_ status: DeviceStatus) {
+        let buffer = allocator.buffer(bytes: StreamRecords.status(status))
+        state.withLock { s in
+            s.status[status.device] = buffer
+            if status.state == .discovering {
+                s.meta[status.device] = nil
+                s.readings[status.device] = nil
+            }
+            for sub in s.subscribers.values { sub.send(buffer) }
+        }
+    }
+
+    /// Renders the readings (after each one's meta record, for a map just found) into one batch,
+    /// sent as one write per subscriber; the latest of each instance is kept as a slice of it.
+    private func publish(device: String, readings: [Reading], withMeta: Bool) {
+        guard !readings.isEmpty else { return }
+        var json = JSONBuffer(capacity: 1 << 14)
+        var metaEnds: [Int] = []
+        var readingEnds: [Int] = []
+        for reading in readings {
+            if withMeta {
+                MetaRecord.append(reading.instance, device: device, to: &json)
+                metaEnds.append(json.count)
+            }
+            ReadingRecord.append(
+                reading.instance, device: device, timestamp: reading.timestamp.map { Timestamp.format($0) }, source: reading.source,
+                to: &json)
+            readingEnds.append(json.count)
+        }
+        let batch = json.withBytes { allocator.buffer(bytes: $0) }
+        var meta: [Int: ByteBuffer] = [:]
+        var latest: [Int: ByteBuffer] = [:]
+        var start = 0
+        for (k, reading) in readings.enumerated() {
+            if withMeta {
+                if metaEnds[k] > start { meta[reading.instance.address] = batch.getSlice(at: start, length: metaEnds[k] - start) }
+                start = metaEnds[k]
+            }
+            latest[reading.instance.address] = batch.getSlice(at: start, length: readingEnds[k] - start)
+            start = readingEnds[k]
+        }
+        state.withLock { s in
+            if withMeta {
+                s.meta[device] = meta
+                s.readings[device] = latest
+            } else {
+                s.readings[device, default: [:]].merge(latest) { $1 }
+            }
+            for sub in s.subscribers.values { sub.send(batch) }
+        }
+    }
+
+    private static func inOrder(_ records: [Int: ByteBuffer]?) -> [ByteBuffer] {
+        (records ?? [:]).sorted { $0.key < $1.key }.map(\.value)
     }
 }

@@ -13,12 +13,6 @@ import SunSpec
 /// Busy (exception 6, or 5) is asked again after a short wait. A device with no dynamic model has
 /// its model headers read every interval, so it is still seen to fail and come back.
 struct Session {
-    enum Outcome {
-        case stopped
-        case changed(String)
-        case failed(ModbusError)
-    }
-
     /// Good polls at a lowered size limit before a larger one is tried again.
     static let raiseAfter = 10
     /// Reads spent narrowing refused registers down, per refused request.
@@ -26,7 +20,7 @@ struct Session {
     /// Waits before the retries of a request the device answers busy.
     static let busyRetries: [Duration] = [.milliseconds(50), .milliseconds(100), .milliseconds(200)]
 
-    let poller: DevicePoller
+    let device: SunSpecDevice
     let map: DiscoveredMap
     /// The dynamic models polled, with their definitions.
     let polled: [(header: ModelHeader, definition: ModelDefinition?, index: Int)]
@@ -45,20 +39,20 @@ struct Session {
     var maxRegisters: Int
     var goodPolls = 0
 
-    init(poller: DevicePoller, map: DiscoveredMap) {
-        self.poller = poller
+    init(device: SunSpecDevice, map: DiscoveredMap) {
+        self.device = device
         self.map = map
         self.image = map.image
         self.holes = map.holes
-        self.ceiling = max(1, min(poller.config.maxRegisters, map.maxRegisters))
+        self.ceiling = max(1, min(device.config.maxRegisters, map.maxRegisters))
         self.maxRegisters = ceiling
         var counts: [Int: Int] = [:]
         var polled: [(ModelHeader, ModelDefinition?, Int)] = []
         for header in map.models {
             let index = counts[header.id, default: 0]
             counts[header.id] = index + 1
-            if let wanted = poller.config.models, !wanted.contains(header.id) { continue }
-            let definition = poller.catalog.definition(for: header.id)
+            if let wanted = device.config.models, !wanted.contains(header.id) { continue }
+            let definition = device.catalog.definition(for: header.id)
             if let definition, Self.isStatic(definition) { continue }
             polled.append((header, definition, index))
         }
@@ -88,84 +82,73 @@ struct Session {
 
     /// Fixed blocks (the `blocks` quirk) whatever happens; otherwise the models' readable runs.
     private func makePlan() -> PollPlan {
-        let fixed = poller.config.quirks.blocks
+        let fixed = device.config.quirks.blocks
         if !fixed.isEmpty { return PollPlan(fixed: fixed, maxRegisters: maxRegisters) }
         let spans = polled.isEmpty ? watched.map { $0.address..<($0.address + 2) } : polled.map(\.header.span)
         return PollPlan(spans: spans, maxRegisters: maxRegisters, holes: holes)
     }
 
-    /// Publishes every model found (static ones included) with its meta record, each with `ts` =
-    /// when the last of its registers arrived.
-    func publishAll() {
-        exportMap()
+    /// Every model found (static ones included), each with `ts` = when the last of its registers arrived.
+    func firstReadings() -> [Reading] {
         let decoded: DecodedDevice
         do {
-            decoded = try DeviceDecoder.decode(image, base: map.base, catalog: poller.catalog)
+            decoded = try DeviceDecoder.decode(image, base: map.base, catalog: device.catalog)
         } catch {
-            poller.logger.error("discovered map does not decode", metadata: ["error": "\(error)"])
-            return
+            device.logger.error("discovered map does not decode", metadata: ["error": "\(error)"])
+            return []
         }
-        let fallback = Timestamp.format(Date())
+        let fallback = device.clocks.wall()
+        var readings: [Reading] = []
         for instance in decoded.models {
-            if let wanted = poller.config.models, !wanted.contains(instance.model.id) { continue }
+            if let wanted = device.config.models, !wanted.contains(instance.model.id) { continue }
             let span = instance.address..<(instance.address + 2 + instance.model.length)
-            let ts = map.arrival(of: span).map { Timestamp.format($0) } ?? fallback
-            var reading = JSONBuffer(capacity: 4096)
-            ReadingRecord.append(instance, device: poller.config.name, timestamp: ts, to: &reading)
-            poller.hub.publish(device: poller.config.name, instance: instance, reading: reading.bytes)
+            readings.append(Reading(device: device.config.name, instance: instance, timestamp: map.arrival(of: span) ?? fallback))
         }
+        return readings
     }
 
-    /// Polls until cancelled, the map changes, or the device fails.
-    mutating func poll() async -> Outcome {
-        let interval = poller.config.interval
-        // Discovery just published every model: the first poll comes one interval later.
-        var next = ContinuousClock.now + interval
-        do { try await Task.sleep(until: next) } catch { return .stopped }
-        while !Task.isCancelled {
-            var readAt: [Int: Date] = [:]  // request index -> when its registers arrived
-            var index = 0
-            while index < plan.requests.count {
-                let request = plan.requests[index]
-                do {
-                    let registers = try await read(request)
-                    readAt[index] = Date()
-                    image.insert(.init(start: request.start, registers: registers))
-                    index += 1
-                } catch {
-                    if Task.isCancelled { return .stopped }
-                    switch await recover(from: error, at: request) {
-                    case .replanned:
-                        index = 0
-                        readAt = [:]
-                    case .outcome(let outcome):
-                        return outcome
-                    }
+    /// The registers as read, for the export.
+    var registers: DeviceRegisters { DeviceRegisters(image: image, models: map.models) }
+
+    /// Reads the plan once: the polled models' readings, or why the map is to be found again.
+    mutating func poll() async -> PollOutcome {
+        var readAt: [Int: Date] = [:]  // request index -> when its registers arrived
+        var index = 0
+        while index < plan.requests.count {
+            let request = plan.requests[index]
+            do {
+                let registers = try await read(request)
+                readAt[index] = device.clocks.wall()
+                image.insert(.init(start: request.start, registers: registers))
+                index += 1
+            } catch {
+                if Task.isCancelled { return .stopped }
+                switch await recover(from: error, at: request) {
+                case .replanned:
+                    index = 0
+                    readAt = [:]
+                case .outcome(let outcome):
+                    return outcome
                 }
             }
-            if let changed = checkHeaders() { return .changed(changed) }
-            if !polled.isEmpty { publish(readAt) }
-            exportMap()
-            raiseLimitAfterGoodPolls()
-            next += interval
-            let now = ContinuousClock.now
-            if next < now { next = now }  // behind: skip the missed ticks
-            do { try await Task.sleep(until: next) } catch { return .stopped }
         }
-        return .stopped
+        if let changed = checkHeaders() { return .changed(changed) }
+        let readings = polled.isEmpty ? [] : readings(readAt)
+        raiseLimitAfterGoodPolls()
+        return .polled(readings, registers)
     }
 
     private enum Recovery {
         case replanned
-        case outcome(Outcome)
+        case outcome(PollOutcome)
     }
 
     /// What a failed request means: a smaller size, new holes, a changed map, or a failed device.
     private mutating func recover(from error: ModbusError, at request: PollPlan.Request) async -> Recovery {
-        guard poller.config.quirks.blocks.isEmpty else { return .outcome(.failed(error)) }
+        guard device.config.quirks.blocks.isEmpty else { return .outcome(.failed("\(error)")) }
         if error.isException(3), request.count > 1 {
             let smaller = max(1, min(maxRegisters, request.count) / 2)
-            poller.logger.notice("device refuses reads of \(request.count) registers: max_registers \(maxRegisters) -> \(smaller)")
+            device.logger.notice("device refuses reads of \(request.count) registers: max_registers \(maxRegisters) -> \(smaller)")
             maxRegisters = smaller
             goodPolls = 0
             plan = makePlan()
@@ -177,19 +160,19 @@ struct Session {
             do {
                 try await narrow(request.range, budget: &budget)
             } catch {
-                return .outcome(Task.isCancelled ? .stopped : .failed(error))
+                return .outcome(Task.isCancelled ? .stopped : .failed("\(error)"))
             }
             let found = holes.count - before
             if let header = watched.first(where: { holes.overlaps($0.address..<($0.address + 2)) }) {
                 return .outcome(.changed("the header of model \(header.id) at \(header.address) is refused"))
             }
-            poller.logger.notice(
+            device.logger.notice(
                 "device refuses registers in \(request): \(found) recorded as holes, polling around them",
                 metadata: ["holes": "\(holes.count)"])
             plan = makePlan()
             return .replanned
         }
-        return .outcome(.failed(error))
+        return .outcome(.failed("\(error)"))
     }
 
     /// Reads a refused range in halves down to single registers; a register refused twice is a
@@ -231,22 +214,16 @@ struct Session {
         guard goodPolls >= Self.raiseAfter else { return }
         goodPolls = 0
         let larger = min(ceiling, maxRegisters * 2)
-        poller.logger.info("trying larger reads again: max_registers \(maxRegisters) -> \(larger)")
+        device.logger.info("trying larger reads again: max_registers \(maxRegisters) -> \(larger)")
         maxRegisters = larger
         plan = makePlan()
     }
 
-    /// Hands the current map to the SunSpec export, if the device is exported.
-    private func exportMap() {
-        guard let unit = poller.config.exportUnit, let export = poller.export else { return }
-        export.update(unit: unit, image: ExportStore.relocate(image, models: map.models))
-    }
-
     /// One request, with the retries of `RegisterReader.readRetrying`.
     private func read(_ request: PollPlan.Request) async throws(ModbusError) -> [UInt16] {
-        try await poller.reader.readRetrying(
-            unit: poller.unit, address: request.start, count: request.count, kind: poller.config.registers, timeout: poller.config.timeout,
-            busyRetries: Self.busyRetries)
+        try await device.reader.readRetrying(
+            unit: device.unit, address: request.start, count: request.count, kind: device.config.registers, timeout: device.config.timeout,
+            busyRetries: Self.busyRetries, clocks: device.clocks)
     }
 
     /// A model whose ID or L changed (a firmware update) means a new discovery.
@@ -260,23 +237,20 @@ struct Session {
         return nil
     }
 
-    private func publish(_ readAt: [Int: Date]) {
-        var records: [(address: Int, bytes: [UInt8])] = []
-        records.reserveCapacity(polled.count)
-        var buffer = JSONBuffer(capacity: 1 << 14)
+    /// The polled models' readings, each with `ts` = when the last of its registers arrived.
+    private func readings(_ readAt: [Int: Date]) -> [Reading] {
+        var readings: [Reading] = []
+        readings.reserveCapacity(polled.count)
         for (k, (header, definition, index)) in polled.enumerated() {
             let window = image.window(start: header.address, count: header.length + 2)
             let model =
                 definition.map { ModelDecoder.decode($0, window: window, length: header.length) }
                 ?? ModelDecoder.undefined(id: header.id, window: window, length: header.length)
-            // When the last of its registers arrived.
-            let ts = readsOf[k].compactMap { readAt[$0] }.max()
-            buffer.removeAll()
-            ReadingRecord.append(
-                ModelInstance(address: header.address, index: index, model: model), device: poller.config.name,
-                timestamp: ts.map { Timestamp.format($0) }, to: &buffer)
-            records.append((header.address, buffer.bytes))
+            readings.append(
+                Reading(
+                    device: device.config.name, instance: ModelInstance(address: header.address, index: index, model: model),
+                    timestamp: readsOf[k].compactMap { readAt[$0] }.max()))
         }
-        poller.hub.publish(device: poller.config.name, readings: records)
+        return readings
     }
 }

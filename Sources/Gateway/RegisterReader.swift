@@ -11,9 +11,9 @@ extension ModbusLink: RegisterReader {}
 extension RegisterReader {
     /// One request as polls make it: a timeout is tried once more at once, a refusal (exception 2)
     /// once more (a device's passing refusal is not a hole), busy (exception 6, or 5) after each wait
-    /// of `busyRetries`; then the error is the request's.
+    /// of `busyRetries` on `clocks`; then the error is the request's.
     func readRetrying(
-        unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?, busyRetries: [Duration]
+        unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?, busyRetries: [Duration], clocks: Clocks
     ) async throws(ModbusError) -> [UInt16] {
         var timedOut = false
         var refused = false
@@ -29,7 +29,7 @@ extension RegisterReader {
                     refused = true
                 } else if error.isException(6) || error.isException(5), let wait = busy.popFirst() {
                     let failure = error  // cancelled while waiting: the request's own error
-                    do { try await Task.sleep(for: wait) } catch { throw failure }
+                    do { try await clocks.sleep(for: wait) } catch { throw failure }
                 } else {
                     throw error
                 }

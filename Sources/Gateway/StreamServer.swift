@@ -117,19 +117,19 @@ final class SubscriberConnection: Subscriber, @unchecked Sendable {
     }
 
     func send(_ buffer: ByteBuffer) {
-        channel.eventLoop.execute { self.write(buffer, counted: true) }
+        channel.eventLoop.execute { self.write(buffer) }
     }
 
-    func sendSnapshot(_ buffer: ByteBuffer) {
-        channel.eventLoop.execute { self.write(buffer, counted: false) }
-    }
-
-    private func write(_ buffer: ByteBuffer, counted: Bool) {
-        guard !closed else { return }
-        guard counted else {
-            channel.writeAndFlush(buffer, promise: nil)
-            return
+    func sendSnapshot(_ parts: [ByteBuffer]) {
+        channel.eventLoop.execute {
+            guard !self.closed else { return }
+            for part in parts { self.channel.write(part, promise: nil) }
+            self.channel.flush()
         }
+    }
+
+    private func write(_ buffer: ByteBuffer) {
+        guard !closed else { return }
         let size = buffer.readableBytes
         if pending + size > limit {
             closed = true

@@ -54,16 +54,14 @@ enum StreamBench {
     }
 }
 
-/// The gateway under benchmark: stream and engine, as `run` starts them, on a socket in the temp folder.
+/// The gateway under benchmark, built as `run` builds it, on a socket in the temp folder.
 enum BenchGateway {
     static func start(_ configs: [DeviceConfig], name: String, bufferLimit: Int) -> (ServiceGroup, Task<Void, any Error>, String) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-\(name)-\(getpid()).sock").path
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let hub = Hub(devices: configs.map(\.name))
-        let stream = StreamServer(path: path, bufferLimit: bufferLimit, hub: hub, logger: logger)
-        let engine = Engine(devices: configs, hub: hub, logger: logger)
-        let group = ServiceGroup(services: [stream, engine], logger: logger)
+        let config = GatewayConfig(socketPath: path, bufferLimit: bufferLimit, devices: configs)
+        let group = ServiceGroup(services: [GatewayApplication(config: config, logger: logger)], logger: logger)
         return (group, Task { try await group.run() }, path)
     }
 }

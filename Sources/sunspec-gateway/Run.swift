@@ -44,27 +44,11 @@ func makeLogger(level: String) -> Logger {
     return logger
 }
 
-/// Runs the stream and the engine (and `extra` services) until a signal, or `duration`.
+/// Runs the gateway of `settings` (and `extra` services) until a signal, or `duration`.
 func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any Service], duration: Duration?) async throws {
-    let hub = Hub(devices: settings.devices.map(\.name))
     let mirrorCopy = mirror ? SocketMirror(path: settings.socketPath) : nil
-    let stream = StreamServer(
-        path: settings.socketPath, mode: settings.socketMode, bufferLimit: settings.bufferLimit,
-        maxSubscribers: settings.maxSubscribers, hub: hub, logger: logger
-    ) {
-        mirrorCopy?.start()
-    }
-    let exportStore = settings.export.map { _ in ExportStore(units: settings.devices.compactMap(\.exportUnit)) }
-    let engine = Engine(devices: settings.devices, hub: hub, export: exportStore, logger: logger)
-    var services: [any Service] = extra + [stream]
-    if let export = settings.export, let exportStore {
-        services.append(
-            ExportService(
-                host: export.host, port: export.port, maxConnections: export.maxConnections, idleTimeout: export.idleTimeout,
-                store: exportStore, logger: logger))
-    }
-    // Services stop in reverse order: the engine first, then the export and the stream (subscribers get their last lines).
-    let group = ServiceGroup(services: services + [engine], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    let app = GatewayApplication(config: settings, logger: logger, onStreamReady: { mirrorCopy?.start() })
+    let group = ServiceGroup(services: extra + [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     let timer = duration.map { d in
         Task {
             try await Task.sleep(for: d)

@@ -21,16 +21,11 @@ struct BridgeTests {
             path: fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/sungrow-sh.yaml").path)
         let config = DeviceConfig(
             name: "sungrow", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(100), profile: profile, exportUnit: 1)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = ExportStore(units: [1])
-        let path = temporarySocketPath()
-        let hub = Hub(devices: ["sungrow"])
-        let stream = StreamServer(path: path, hub: hub, logger: logger)
-        let engine = Engine(devices: [config], readers: ["sungrow": InProcessReader(device)], hub: hub, export: store, logger: logger)
-        let group = ServiceGroup(services: [stream, engine], logger: logger)
-        let task = Task { try await group.run() }
-        #expect(await eventually { StreamClient(path: path) != nil })
+        var settings = GatewayConfig(socketPath: temporarySocketPath(), devices: [config])
+        settings.export = ExportSettings(host: "127.0.0.1", port: 0)
+        let gateway = try await RunningGateway.start(settings, readers: ["sungrow": InProcessReader(device)])
+        let store = try #require(gateway.app.exportStore)
+        let path = gateway.path
         let client = try #require(StreamClient(path: path))
         let battery = json(try #require(await client.line { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":802") }))
         #expect(battery["source"] as? String == "profile:sungrow-sh")
@@ -46,8 +41,7 @@ struct BridgeTests {
         let exported = try DeviceDecoder.decode(map.image)
         let soc = exported.models.first { $0.model.id == 802 }?.model[point: "SoC"]
         #expect(soc?.doubleValue == 64.8)
-        await group.triggerGracefulShutdown()
-        try await task.value
+        await gateway.stop()
     }
 
     @Test("a profile in the config is loaded, relative to the config file; its mistakes stop the config")

@@ -11,17 +11,17 @@ struct ExportTests {
     @Test("a SunSpec device is re-served at 40000 with the same values; offline answers 0x0B; writes get exception 1")
     func export() async throws {
         let legacy = CaptureDevices([1: try fixtureImage("legacy-storage.json")])
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = ExportStore(units: [1, 2])
         let config = DeviceConfig(name: "legacy", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(100), exportUnit: 1)
-        let hub = Hub(devices: ["legacy"])
-        let engine = Engine(devices: [config], readers: ["legacy": InProcessReader(legacy)], hub: hub, export: store, logger: logger)
+        // Unit 2 is exported by a device that never answers.
+        let silent = DeviceConfig(name: "silent", endpoint: .tcp(host: "sim", port: 2), exportUnit: 2)
+        var settings = GatewayConfig(socketPath: temporarySocketPath(), devices: [config, silent])
+        settings.export = ExportSettings(host: "127.0.0.1", port: 0)
+        let gateway = try await RunningGateway.start(
+            settings, readers: ["legacy": InProcessReader(legacy), "silent": InProcessReader(CaptureDevices([:]))])
+        let store = try #require(gateway.app.exportStore)
         let server = ModbusTCPServer(port: 0, source: store)
         let port = try server.start()
         defer { server.stop() }
-        let group = ServiceGroup(services: [engine], logger: logger)
-        let task = Task { try await group.run() }
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))
         // The device is exported once its map was read.
         #expect(await eventually { store.isOnline(unit: 1) })
@@ -41,7 +41,6 @@ struct ExportTests {
         #expect(await eventually { !store.isOnline(unit: 1) })
         let gone = await #expect(throws: ModbusError.self) { try await link.read(unit: 1, address: 40000, count: 2) }
         #expect(gone?.kind == .exception(0x0B))
-        await group.triggerGracefulShutdown()
-        try await task.value
+        await gateway.stop()
     }
 }

@@ -7,36 +7,42 @@ import SunSpec
 import Synchronization
 import Testing
 
-/// A gateway running in the test: stream and engine over in-process devices.
+/// A gateway running in the test, built as `run` builds it, over in-process devices.
 struct RunningGateway {
     let group: ServiceGroup
     let task: Task<Void, any Error>
     let path: String
-    let hub: Hub
+    let app: GatewayApplication
+    var hub: Hub { app.hub }
 
     static func start(
-        devices: [DeviceConfig], readers: [String: any RegisterReader], bufferLimit: Int = 4 << 20, maxSubscribers: Int = 1000
+        devices: [DeviceConfig], readers: [String: any RegisterReader], bufferLimit: Int = 4 << 20, maxSubscribers: Int = 1000,
+        clocks: Clocks = .real
     ) async throws -> RunningGateway {
-        let path = temporarySocketPath()
+        var config = GatewayConfig(socketPath: temporarySocketPath(), bufferLimit: bufferLimit, devices: devices)
+        config.maxSubscribers = maxSubscribers
+        return try await start(config, readers: readers, clocks: clocks)
+    }
+
+    /// Starts the gateway of `config`; returns once its socket accepts subscribers.
+    static func start(_ config: GatewayConfig, readers: [String: any RegisterReader], clocks: Clocks = .real) async throws -> RunningGateway
+    {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let hub = Hub(devices: devices.map(\.name))
-        let ready = Mutex(false)
-        let stream = StreamServer(
-            path: path, mode: 0o660, bufferLimit: bufferLimit, maxSubscribers: maxSubscribers, hub: hub, logger: logger
-        ) {
-            ready.withLock { $0 = true }
+        let (ready, readiness) = AsyncStream<Void>.makeStream()
+        let app = GatewayApplication(config: config, logger: logger, clocks: clocks, readers: readers, onStreamReady: { readiness.yield() })
+        let group = ServiceGroup(services: [app], logger: logger)
+        let task = Task {
+            defer { readiness.finish() }  // a gateway that fails to start ends the wait too
+            try await group.run()
         }
-        let engine = Engine(devices: devices, readers: readers, hub: hub, logger: logger)
-        let group = ServiceGroup(services: [stream, engine], logger: logger)
-        let task = Task { try await group.run() }
-        for _ in 0..<200 where !ready.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
-        return RunningGateway(group: group, task: task, path: path, hub: hub)
+        for await _ in ready { break }
+        return RunningGateway(group: group, task: task, path: config.socketPath, app: app)
     }
 
     func stop() async {
         await group.triggerGracefulShutdown()
-        _ = try? await task.value
+        do { try await task.value } catch { Issue.record("the gateway stopped with \(error)") }
     }
 }
 
