@@ -75,14 +75,17 @@ struct DeviceRunner: Sendable {
             // Discovery has just published every model: the first poll comes one interval later.
             var next = clocks.now() + interval
             polling: while true {
+                let onTime: Bool
                 switch await waitForTick(next) {
                 case .stopped:
                     return
                 case .command(.rediscover(let reason)):
                     logger.notice("discovering again", metadata: ["why": "\(reason)"])
                     break polling
-                case .command(.pollNow), .tick:
-                    break
+                case .command(.pollNow):
+                    onTime = false  // an extra poll: the schedule stays as it was
+                case .tick:
+                    onTime = true
                 }
                 switch await strategy.poll() {
                 case .stopped:
@@ -99,6 +102,7 @@ struct DeviceRunner: Sendable {
                     guard await pause(backoff.next()) else { return }
                     break polling
                 }
+                guard onTime else { continue }
                 next += interval
                 let now = clocks.now()
                 if next < now { next = now }  // behind: skip the missed ticks
