@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import Logging
 import Modbus
+import ModbusNIO
 import ServiceLifecycle
 import SunSpec
 import Testing
@@ -17,9 +18,8 @@ struct ExportTests {
         let config = DeviceConfig(name: "legacy", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(100), exportUnit: 1)
         let hub = Hub(devices: ["legacy"])
         let engine = Engine(devices: [config], readers: ["legacy": InProcessReader(legacy)], hub: hub, export: store, logger: logger)
-        let server = ModbusTCPServer(port: 0, source: store)
-        let port = try server.start()
-        defer { server.stop() }
+        let server = ModbusServer(port: 0, source: store)
+        let port = try await server.start()
         let group = ServiceGroup(services: [engine], logger: logger)
         let task = Task { try await group.run() }
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))
@@ -43,5 +43,6 @@ struct ExportTests {
         #expect(gone?.kind == .exception(0x0B))
         await group.triggerGracefulShutdown()
         try await task.value
+        await server.stop()
     }
 }
