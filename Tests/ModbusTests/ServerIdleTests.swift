@@ -78,9 +78,10 @@ struct ServerIdleTests {
     }
 
     private static func idleClosed(port: Int, log: EventLog) throws {
+        // From before the connect: the server's idle clock starts when it accepts, which may be before connect() returns.
+        let start = ContinuousClock.now
         let idle = try #require(RawClient(port: port))
         let polling = try #require(RawClient(port: port))
-        let start = ContinuousClock.now
         // The poller reads every 100 ms or so until the other is closed (within 3 s).
         var closedAfter: Duration?
         while closedAfter == nil, ContinuousClock.now - start < .seconds(3) {
