@@ -26,11 +26,19 @@ let package = Package(
         .target(name: "SunSpec"),
         .target(name: "Captures", dependencies: ["SunSpec"]),
         .target(name: "Modbus", dependencies: ["CModbus"]),
+        .target(
+            name: "ModbusNIO",
+            dependencies: [
+                "Modbus",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(name: "Profiles", dependencies: ["SunSpec", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Gateway",
             dependencies: [
-                "SunSpec", "Captures", "Modbus", "Profiles",
+                "SunSpec", "Captures", "Modbus", "ModbusNIO", "Profiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -44,6 +52,7 @@ let package = Package(
                 "SunSpec",
                 "Captures",
                 "Modbus",
+                "ModbusNIO",
                 "Gateway",
                 "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -53,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "sunspec-bench",
             dependencies: [
-                "SunSpec", "Captures", "Modbus", "Gateway",
+                "SunSpec", "Captures", "Modbus", "ModbusNIO", "Gateway",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -61,10 +70,16 @@ let package = Package(
         .testTarget(name: "SunSpecTests", dependencies: ["SunSpec"]),
         .testTarget(name: "CapturesTests", dependencies: ["Captures", "SunSpec"]),
         .testTarget(name: "GatewayCLITests", dependencies: ["sunspec-gateway"]),
-        .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
+        .testTarget(
+            name: "ModbusTests",
+            dependencies: [
+                "Modbus", "ModbusNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "SunSpec", "Captures"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Modbus", "SunSpec", "Captures", .product(name: "NIOCore", package: "swift-nio")]),
+            dependencies: ["Gateway", "Modbus", "ModbusNIO", "SunSpec", "Captures", .product(name: "NIOCore", package: "swift-nio")]),
     ]
 )

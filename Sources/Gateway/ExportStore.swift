@@ -1,5 +1,6 @@
 import Logging
 import Modbus
+import ModbusNIO
 import ServiceLifecycle
 import SunSpec
 import Synchronization
@@ -80,12 +81,12 @@ public final class ExportStore: RegisterSource, @unchecked Sendable {
 /// unknown function codes and partial frames stall no one, connections are capped, idle ones are
 /// closed after `idleTimeout` (and, at the cap, the one idle longest makes room for a new client).
 public struct ExportService: Service {
-    let server: ModbusTCPServer
+    let server: ModbusServer
     let logger: Logger
 
     /// An export listening on `host:port` (dotted IPv4).
     public init(host: String, port: Int, maxConnections: Int, idleTimeout: Duration?, store: ExportStore, logger: Logger) {
-        server = ModbusTCPServer(
+        server = ModbusServer(
             host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, source: store,
             onEvent: { event in ExportService.log(event, logger: logger) })
         self.logger = logger
@@ -107,12 +108,12 @@ public struct ExportService: Service {
 
     public func run() async throws {
         do {
-            try server.start()
+            try await server.start()
         } catch {
             throw StreamServer.SocketError(description: "SunSpec export on \(server.host):\(server.port): \(error)")
         }
         logger.info("SunSpec export listening", metadata: ["address": "\(server.host):\(server.port)"])
         try? await gracefulShutdown()
-        server.stop()
+        await server.stop()
     }
 }

@@ -4,7 +4,7 @@ import Synchronization
 
 /// A Modbus RTU server over libmodbus on a serial line, for the simulator: one unit id per line
 /// (libmodbus drops RTU requests for other units before the caller sees them). Replies are built
-/// here as on TCP; a dropped line (a pty whose other end went away) is reopened after a pause
+/// by `ModbusResponder`, as on TCP; a dropped line (a pty whose other end went away) is reopened after a pause
 /// instead of spinning.
 public final class ModbusRTUServer: @unchecked Sendable {
     /// The serial line.
@@ -14,7 +14,7 @@ public final class ModbusRTUServer: @unchecked Sendable {
     /// Requests answered.
     public var requests: Int { requestCount.load(ordering: .relaxed) }
 
-    private let source: any RegisterSource
+    private let responder: ModbusResponder
     private let requestCount = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
 
@@ -22,7 +22,7 @@ public final class ModbusRTUServer: @unchecked Sendable {
     public init(settings: SerialSettings, unit: UInt8, source: any RegisterSource) {
         self.settings = settings
         self.unit = unit
-        self.source = source
+        self.responder = ModbusResponder(source: source)
     }
 
     /// Opens the line (an error if it cannot be opened now) and serves it on a thread of its own.
@@ -75,7 +75,7 @@ public final class ModbusRTUServer: @unchecked Sendable {
             let rc = query.withUnsafeMutableBufferPointer { modbus_receive(ctx, $0.baseAddress) }
             if rc > 0 {
                 let request = Array(query[0..<Int(rc)])
-                let pdu = ModbusTCPServer.replyPDU(unit: request[0], function: request[1], body: Array(request[2...]), source: source)
+                let pdu = responder.replyPDU(unit: request[0], function: request[1], body: request[2...])
                 requestCount.add(1, ordering: .relaxed)
                 let frame = [request[0]] + pdu
                 _ = frame.withUnsafeBufferPointer { modbus_send_raw_request(ctx, $0.baseAddress, Int32($0.count)) }

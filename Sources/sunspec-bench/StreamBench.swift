@@ -3,12 +3,13 @@ import Foundation
 import Gateway
 import Logging
 import Modbus
+import ModbusNIO
 import ServiceLifecycle
 import SunSpec
 import Synchronization
 
 /// The live path end to end, in one process: simulated devices on loopback TCP ports (libmodbus
-/// servers), the engine polling them through libmodbus, the hub and its Unix socket, and
+/// servers on SwiftNIO), the engine polling them through libmodbus, the hub and its Unix socket, and
 /// subscribers reading it. Prints readings per second and the latency from the registers' read
 /// (`ts`) to the line arriving at a subscriber.
 enum StreamBench {
@@ -23,15 +24,14 @@ enum StreamBench {
         _ = CaptureReader.read(bytes, name: capture) { image = $0.image }
         guard let image else { exit(65) }
         let source = CaptureDevices([1: image])
-        var servers: [ModbusTCPServer] = []
+        var servers: [ModbusServer] = []
         var configs: [DeviceConfig] = []
         for i in 0..<devices {
-            let server = ModbusTCPServer(port: 0, source: source)
-            let port = try server.start()
+            let server = ModbusServer(port: 0, source: source)
+            let port = try await server.start()
             servers.append(server)
             configs.append(DeviceConfig(name: "dev-\(i)", endpoint: .tcp(host: "127.0.0.1", port: port), interval: interval))
         }
-        defer { servers.forEach { $0.stop() } }
         let (group, task, path) = BenchGateway.start(configs, name: "stream", bufferLimit: 64 << 20)
         try await Task.sleep(for: .seconds(2))  // discovery, warm-up
         let readers = (0..<subscribers).map { _ in LatencyReader(path: path) }
@@ -44,6 +44,7 @@ enum StreamBench {
         let counts = readers.map { $0.snapshot() }
         await group.triggerGracefulShutdown()
         _ = try? await task.value
+        for server in servers { await server.stop() }
         var latencies = counts.flatMap(\.latencies).sorted()
         if latencies.isEmpty { latencies = [0] }
         let readings = counts.map(\.readings).reduce(0, +) / max(1, subscribers)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Modbus
+import ModbusNIO
 
 /// `sunspec-gateway demo`: the whole gateway against a simulated battery system, no files needed.
 struct Demo: AsyncParsableCommand {
@@ -24,15 +25,25 @@ struct Demo: AsyncParsableCommand {
 
     func run() async throws {
         let devices = DemoSystem.devices()
-        let server = ModbusTCPServer(host: "127.0.0.1", port: 0, source: devices)
+        let server = ModbusServer(host: "127.0.0.1", port: 0, source: devices)
         let port: Int
         do {
-            port = try server.start()
+            port = try await server.start()
         } catch {
             printError("cannot start the simulated devices: \(error)")
             throw ExitCode(69)
         }
-        defer { server.stop() }
+        do {
+            try await pollAndStream(devices: devices, port: port)
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    /// The gateway against the simulated devices on `port`.
+    private func pollAndStream(devices: CaptureDevices, port: Int) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sunspec-gateway-demo-\(getpid())")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -3,6 +3,7 @@ import Captures
 import Foundation
 import Gateway
 import Modbus
+import ModbusNIO
 import SunSpec
 
 /// `sunspec-gateway simulate`: serves captures as live Modbus devices.
@@ -71,25 +72,27 @@ struct Simulate: AsyncParsableCommand {
         }
         let devices = CaptureDevices(images, inputs: inputs)
         let animations = animate ? images.mapValues { Animation(image: $0) } : [:]
-        var stop: () -> Void
+        let stop: () async -> Void
         switch link.endpoint {
         case .tcp(let host, let port):
-            var servers: [ModbusTCPServer] = []
+            // Every port's server shares the process's event loop group: a fleet of 1000 ports runs on a few threads.
+            var servers: [ModbusServer] = []
             for k in 0..<max(1, ports) {
-                let server = ModbusTCPServer(
+                let server = ModbusServer(
                     host: host, port: port == 0 ? 0 : port + k, maxConnections: maxConnections, idleTimeout: idleTimeout,
                     source: devices)
                 do {
-                    try server.start()
+                    try await server.start()
                 } catch {
                     printError("\(error)")
+                    for started in servers { await started.stop() }
                     throw ExitCode(69)
                 }
                 servers.append(server)
             }
             let where_ = servers.count == 1 ? "\(host):\(servers[0].port)" : "\(host):\(servers[0].port)-\(servers.last!.port)"
             printNow("serving units \(devices.units.map(String.init).joined(separator: ", ")) on \(where_)")
-            stop = { for s in servers { s.stop() } }
+            stop = { [servers] in for s in servers { await s.stop() } }
         case .rtu(let settings):
             let server = ModbusRTUServer(settings: settings, unit: devices.units[0], source: devices)
             do {
@@ -99,7 +102,7 @@ struct Simulate: AsyncParsableCommand {
                 throw ExitCode(69)
             }
             printNow("serving unit \(devices.units[0]) on \(settings.port)")
-            stop = server.stop
+            stop = { server.stop() }
         }
         let start = ContinuousClock.now
         while duration.map({ ContinuousClock.now - start < $0 }) ?? true {
@@ -109,6 +112,6 @@ struct Simulate: AsyncParsableCommand {
                 devices.update(unit: unit) { animation.apply(at: seconds, to: &$0) }
             }
         }
-        stop()
+        await stop()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import Logging
 import Modbus
+import ModbusNIO
 import ServiceLifecycle
 import SunSpec
 import Testing
@@ -19,9 +20,8 @@ struct ExportTests {
         let gateway = try await RunningGateway.start(
             settings, readers: ["legacy": InProcessReader(legacy), "silent": InProcessReader(CaptureDevices([:]))])
         let store = try #require(gateway.app.exportStore)
-        let server = ModbusTCPServer(port: 0, source: store)
-        let port = try server.start()
-        defer { server.stop() }
+        let server = ModbusServer(port: 0, source: store)
+        let port = try await server.start()
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))
         // The device is exported once its map was read.
         #expect(await eventually { store.isOnline(unit: 1) })
@@ -42,5 +42,6 @@ struct ExportTests {
         let gone = await #expect(throws: ModbusError.self) { try await link.read(unit: 1, address: 40000, count: 2) }
         #expect(gone?.kind == .exception(0x0B))
         await gateway.stop()
+        await server.stop()
     }
 }

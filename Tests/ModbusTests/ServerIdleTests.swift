@@ -1,5 +1,6 @@
 import Foundation
 import Modbus
+import ModbusNIO
 import Synchronization
 import Testing
 
@@ -69,15 +70,18 @@ struct ServerIdleTests {
     let registers = (0..<300).map { UInt16($0 * 3) }
 
     @Test("a connection with no request for the idle timeout is closed and logged; one that polls stays")
-    func idleClosed() throws {
+    func idleClosed() async throws {
         let log = EventLog()
-        let server = ModbusTCPServer(
+        let server = ModbusServer(
             port: 0, idleTimeout: .milliseconds(600), source: TestSource(registers: registers), onEvent: log.record)
-        let port = try server.start()
-        defer { server.stop() }
+        try await serving(server) { (port: Int) async throws in try Self.idleClosed(port: port, log: log) }
+    }
+
+    private static func idleClosed(port: Int, log: EventLog) throws {
+        // From before the connect: the server's idle clock starts when it accepts, which may be before connect() returns.
+        let start = ContinuousClock.now
         let idle = try #require(RawClient(port: port))
         let polling = try #require(RawClient(port: port))
-        let start = ContinuousClock.now
         // The poller reads every 100 ms or so until the other is closed (within 3 s).
         var closedAfter: Duration?
         while closedAfter == nil, ContinuousClock.now - start < .seconds(3) {
@@ -97,10 +101,12 @@ struct ServerIdleTests {
     }
 
     @Test("a frame dribbled in a byte at a time (never 500 ms apart) counts as idle: closed at the idle timeout")
-    func dribbledFrame() throws {
-        let server = ModbusTCPServer(port: 0, idleTimeout: .seconds(1), source: TestSource(registers: registers))
-        let port = try server.start()
-        defer { server.stop() }
+    func dribbledFrame() async throws {
+        let server = ModbusServer(port: 0, idleTimeout: .seconds(1), source: TestSource(registers: registers))
+        try await serving(server) { (port: Int) async throws in try Self.dribbledFrame(port: port) }
+    }
+
+    private static func dribbledFrame(port: Int) throws {
         let client = try #require(RawClient(port: port))
         let request: [UInt8] = [0, 1, 0, 0, 0, 6, 1, 3, 0x9C, 0x40, 0, 1]
         let start = ContinuousClock.now
@@ -118,11 +124,13 @@ struct ServerIdleTests {
     }
 
     @Test("at the cap, the connection idle longest (at least 1 s) is closed to admit a new client")
-    func evictsOldestIdle() throws {
+    func evictsOldestIdle() async throws {
         let log = EventLog()
-        let server = ModbusTCPServer(port: 0, maxConnections: 3, source: TestSource(registers: registers), onEvent: log.record)
-        let port = try server.start()
-        defer { server.stop() }
+        let server = ModbusServer(port: 0, maxConnections: 3, source: TestSource(registers: registers), onEvent: log.record)
+        try await serving(server) { (port: Int) async throws in try Self.evictsOldestIdle(port: port, log: log) }
+    }
+
+    private static func evictsOldestIdle(port: Int, log: EventLog) throws {
         let oldest = try #require(RawClient(port: port))
         #expect(oldest.read(address: 40000, count: 1) != nil)  // accepted and served
         let others = try (0..<2).map { _ in try #require(RawClient(port: port)) }
@@ -151,10 +159,12 @@ struct ServerIdleTests {
     }
 
     @Test("a read past register 65535 answers exception 2; a quantity over 125 still answers 3")
-    func pastTheEnd() throws {
-        let server = ModbusTCPServer(port: 0, source: TestSource(registers: registers))
-        let port = try server.start()
-        defer { server.stop() }
+    func pastTheEnd() async throws {
+        let server = ModbusServer(port: 0, source: TestSource(registers: registers))
+        try await serving(server) { (port: Int) async throws in try Self.pastTheEnd(port: port) }
+    }
+
+    private static func pastTheEnd(port: Int) throws {
         let client = try #require(RawClient(port: port))
         #expect(client.read(address: 65535, count: 2) == [0, 1, 0, 0, 0, 3, 1, 0x83, 2])
         #expect(client.read(address: 65500, count: 125) == [0, 1, 0, 0, 0, 3, 1, 0x83, 2])
