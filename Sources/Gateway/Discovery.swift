@@ -274,7 +274,9 @@ private struct Walk {
                 return registers
             } catch {
                 if error.isException(6) || error.isException(5), let wait = busy.popFirst() {
-                    do { try await Task.sleep(for: wait) } catch { throw ModbusError(.connectionLost("cancelled"), operation: "discovery") }
+                    do { try await Task.sleep(for: wait) } catch {
+                        throw ModbusError(.cancelled, operation: "discovery", unit: discovery.unit, address: from)
+                    }
                     continue
                 }
                 // Exception 3 (illegal data value) is how devices refuse a read of too many registers.

@@ -13,6 +13,8 @@ public struct Engine: Service {
     let logger: Logger
     let readers: [String: any RegisterReader]
     let export: ExportStore?
+    /// The links the engine made (none over given readers): closed when `run` ends.
+    let links: [ModbusLink]
 
     /// An engine over real Modbus links, one per endpoint.
     public init(devices: [DeviceConfig], hub: Hub, catalog: ModelCatalog = .builtin, export: ExportStore? = nil, logger: Logger) {
@@ -23,7 +25,8 @@ public struct Engine: Service {
             links[device.endpoint] = link
             readers[device.name] = link
         }
-        self.init(devices: devices, readers: readers, hub: hub, catalog: catalog, export: export, logger: logger)
+        self.init(
+            devices: devices, readers: readers, links: Array(links.values), hub: hub, catalog: catalog, export: export, logger: logger)
     }
 
     /// An engine over given readers (by device name): in-process devices in tests and benchmarks.
@@ -32,6 +35,14 @@ public struct Engine: Service {
         export: ExportStore? = nil,
         logger: Logger
     ) {
+        self.init(devices: devices, readers: readers, links: [], hub: hub, catalog: catalog, export: export, logger: logger)
+    }
+
+    private init(
+        devices: [DeviceConfig], readers: [String: any RegisterReader], links: [ModbusLink], hub: Hub, catalog: ModelCatalog,
+        export: ExportStore?, logger: Logger
+    ) {
+        self.links = links
         self.export = export
         self.devices = devices
         self.readers = readers
@@ -57,6 +68,8 @@ public struct Engine: Service {
                 }
             }
         }
+        // Every poller has returned: no request is on the wire any more.
+        for link in links { await link.shutdown() }
         logger.info("polling stopped")
     }
 }
