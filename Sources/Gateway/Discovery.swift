@@ -278,7 +278,7 @@ private struct Walk {
             } catch {
                 if error.isException(6) || error.isException(5), let wait = busy.popFirst() {
                     do { try await discovery.clocks.sleep(for: wait) } catch {
-                        throw ModbusError(.connectionLost("cancelled"), operation: "discovery")
+                        throw ModbusError(.cancelled, operation: "discovery", unit: discovery.unit, address: from)
                     }
                     continue
                 }

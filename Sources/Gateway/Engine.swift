@@ -62,7 +62,8 @@ public struct Engine: Service {
                 }
             }
         }
-        for link in links { link.shutdown() }
+        // Every poller has returned: no request is on the wire any more.
+        for link in links { await link.shutdown() }
         logger.info("polling stopped")
     }
 

@@ -22,7 +22,7 @@ extension RegisterReader {
             do {
                 return try await read(unit: unit, address: address, count: count, kind: kind, timeout: timeout)
             } catch {
-                if Task.isCancelled { throw error }
+                if Task.isCancelled || error.kind == .cancelled { throw error }  // stopping: no retry
                 if error.kind == .timeout, !timedOut {
                     timedOut = true
                 } else if error.isException(2), !refused {

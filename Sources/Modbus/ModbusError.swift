@@ -21,6 +21,9 @@ public struct ModbusError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidRequest(String)
         /// Another system error.
         case system(Int32, String)
+        /// The request's task was cancelled before the request went on the wire: the caller is
+        /// stopping, the device is not at fault.
+        case cancelled
     }
 
     /// What went wrong.
@@ -93,6 +96,7 @@ public struct ModbusError: Error, Sendable, Equatable, CustomStringConvertible {
         case .connectionLost(let why): return "\(where_): connection lost (\(why))"
         case .invalidRequest(let why): return "\(where_): invalid request (\(why))"
         case .system(_, let why): return "\(where_): \(why)"
+        case .cancelled: return "\(where_): cancelled"
         }
     }
 

@@ -58,27 +58,39 @@ public final class ModbusLink: @unchecked Sendable {
     }
 
     /// Reads `count` registers (1...125) of `unit` from `address`.
+    ///
+    /// A request whose task is cancelled while it waits for its turn never goes on the wire: it
+    /// fails at once with `.cancelled`. One already on the wire finishes, or times out. A request
+    /// the link is closed before fails with `.connectionLost("link closed")`.
     public func read(
         unit: Int, address: Int, count: Int, kind: RegisterKind = .holding, timeout: Duration? = nil
     ) async throws(ModbusError) -> [UInt16] {
-        let result: Result<[UInt16], ModbusError> = await withCheckedContinuation { continuation in
-            let queued = worker.submit { [self] in
-                continuation.resume(
-                    returning: self.performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout ?? defaultTimeout))
-            }
-            if !queued {
-                continuation.resume(
-                    returning: .failure(ModbusError(.connectionLost("link closed"), operation: "read", unit: unit, address: address)))
-            }
-        }
+        let operation = kind == .holding ? "read holding registers" : "read input registers"
+        let cancelled = ModbusError(.cancelled, operation: operation, unit: unit, address: address)
+        let closed = ModbusError(.connectionLost("link closed"), operation: operation, unit: unit, address: address)
+        let timeout = timeout ?? defaultTimeout
+        let request = PendingRequest<[UInt16]>(cancelled: cancelled)
+        let result = await request.answer(
+            submit: { request in
+                worker.submit { [self] turn in
+                    switch turn {
+                    case .dropped:
+                        request.finish(.failure(closed))
+                    case .run:
+                        // A request answered already (its task was cancelled in the queue) is not sent.
+                        guard request.start() else { return }
+                        request.finish(performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout))
+                    }
+                }
+            }, closed: closed)
         return try result.get()
     }
 
     /// Closes the connection now (after queued requests); the next request opens it again.
     public func disconnect() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            if !worker.submit({ [self] in
-                self.closeContext()
+            if !worker.submit({ [self] turn in
+                if turn == .run { self.closeContext() }
                 continuation.resume()
             }) {
                 continuation.resume()
@@ -86,10 +98,12 @@ public final class ModbusLink: @unchecked Sendable {
         }
     }
 
-    /// Stops the link's thread after the queued requests, closing the connection.
-    public func shutdown() {
+    /// Closes the link: requests still queued fail at once with "link closed"; the one on the wire,
+    /// if any, finishes; then the connection is closed and the link's thread ends. Returns when it
+    /// has. Later requests fail with "link closed".
+    public func shutdown() async {
         worker.stop(last: { [self] in self.closeContext() })
-        worker.waitUntilFinished()
+        await worker.finished()
     }
 
     // MARK: - On the link's thread

@@ -95,4 +95,41 @@ struct LiveCommandTests {
         #expect(lines.contains { $0.contains(#""state":"online""#) })
         #expect(lines.last?.hasSuffix("}") == true)
     }
+
+    @Test(
+        "SIGTERM with ten devices that never answer (timeout 5 s) exits within one timeout and a second",
+        arguments: [10, 1])
+    func sigtermSilentDevices(endpoints: Int) async throws {
+        let (arrivals, arrived) = AsyncStream.makeStream(of: Void.self)
+        let servers = try (0..<endpoints).map { _ in try SilentServer { arrived.yield() } }
+        defer { servers.forEach { $0.stop() } }
+        let dir = try CLI.temporaryDirectory()
+        let config = dir.appendingPathComponent("g.yaml")
+        // Ten devices on ten endpoints, or ten units behind one endpoint (one link, requests queued).
+        let devices = (0..<10).map { i in
+            "  - {name: silent-\(i), tcp: \"127.0.0.1:\(servers[i % endpoints].port)\", unit: \(i / endpoints + 1), timeout: 5s}\n"
+        }
+        try ("socket: {path: \(dir.appendingPathComponent("r.sock").path)}\ndevices:\n" + devices.joined())
+            .write(to: config, atomically: true, encoding: .utf8)
+        let gateway = Process()
+        gateway.executableURL = CLI.binary
+        gateway.arguments = ["run", "--config", config.path, "--log-level", "critical"]
+        gateway.standardOutput = FileHandle.nullDevice
+        let (exits, exited) = AsyncStream.makeStream(of: Void.self)
+        gateway.terminationHandler = { _ in exited.yield() }
+        try gateway.run()
+        // Every endpoint has its first request on the wire.
+        var onTheWire = 0
+        for await _ in arrivals {
+            onTheWire += 1
+            if onTheWire == endpoints { break }
+        }
+        let start = ContinuousClock.now
+        kill(gateway.processIdentifier, SIGTERM)
+        for await _ in exits { break }
+        let elapsed = ContinuousClock.now - start
+        #expect(gateway.terminationStatus == 0)
+        #expect(elapsed < .seconds(6), "exit took \(elapsed)")
+        #expect(servers.map(\.requests) == Array(repeating: 1, count: endpoints))
+    }
 }

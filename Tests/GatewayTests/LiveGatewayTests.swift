@@ -24,9 +24,11 @@ struct RunningGateway {
         return try await start(config, readers: readers, clocks: clocks)
     }
 
-    /// Starts the gateway of `config`; returns once its socket accepts subscribers.
-    static func start(_ config: GatewayConfig, readers: [String: any RegisterReader], clocks: Clocks = .real) async throws -> RunningGateway
-    {
+    /// Starts the gateway of `config` (over Modbus links when `readers` is nil); returns once its
+    /// socket accepts subscribers.
+    static func start(
+        _ config: GatewayConfig, readers: [String: any RegisterReader]?, clocks: Clocks = .real
+    ) async throws -> RunningGateway {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let (ready, readiness) = AsyncStream<Void>.makeStream()

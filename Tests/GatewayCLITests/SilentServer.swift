@@ -1,0 +1,1 @@
+../GatewayTests/SilentServer.swift
