@@ -78,7 +78,6 @@ enum CaptureDocumentParser {
     ) throws(JSONScanner.Failure) -> ([UInt16], [Int]) {
         var values: [UInt16] = []
         var holes: [Int] = []
-        values.reserveCapacity(256)
         try s.expect(UInt8(ascii: "["), "an array")
         s.skipSpace()
         if s.peek == UInt8(ascii: "]") {
