@@ -8,14 +8,14 @@ enum CSVCapture {
         var run: [UInt16] = []
         var runStart = -1
         var seenData = false
-        for line in CaptureJSON.splitLines(bytes) {
+        // Counted before anything is parsed: blank and skipped lines count too.
+        let (lines, pastLimit) = CaptureJSON.splitLines(bytes)
+        if pastLimit { throw CaptureLimits.tooManyLines(name) }
+        for line in lines {
             var text = Substring(decoding: bytes[line.range], as: UTF8.self)
             if let hash = text.firstIndex(of: "#") { text = text[..<hash] }
             if text.allSatisfy(\.isWhitespace) { continue }
             let location = "\(name):\(line.number)"
-            guard line.number <= CaptureLimits.lines else {
-                throw CaptureError(location, "more than \(CaptureLimits.lines) lines (the limit of one capture)")
-            }
             let fields = text.split(separator: text.contains(",") ? "," : ";", omittingEmptySubsequences: false)
                 .map { $0.trimmingWhitespace() }
             guard fields.count >= 2 else {

@@ -59,25 +59,25 @@ enum CaptureDocumentParser {
                 switch key {
                 case "start": block.start = try parser.integerOrNull("\(path).start")
                 case "function": block.function = try parser.integerOrNull("\(path).function")
-                case "registers": (block.registers, block.holes) = try registers(&parser, "\(path).registers")
+                case "registers":
+                    (block.registers, block.holes) = try registers(&parser, "\(path).registers", budget: CaptureLimits.registers - declared)
                 default: try parser.skipValue()
                 }
             }
             declared += block.registers?.count ?? 0
-            guard declared <= CaptureLimits.registers else {
-                throw parser.fail("more than \(CaptureLimits.registers) registers declared (the limit of one capture)")
-            }
             blocks.append(block)
         }
         return blocks
     }
 
     /// The registers array: a tight loop for the common case (plain decimal integers), falling
-    /// back to the general parser for anything else (null, whitespace oddities, errors).
-    private static func registers(_ s: inout JSONScanner, _ path: String) throws(JSONScanner.Failure) -> ([UInt16], [Int]) {
+    /// back to the general parser for anything else (null, whitespace oddities, errors). Past
+    /// `budget` registers (what the capture limit leaves), the element that passes it is refused.
+    private static func registers(
+        _ s: inout JSONScanner, _ path: String, budget: Int
+    ) throws(JSONScanner.Failure) -> ([UInt16], [Int]) {
         var values: [UInt16] = []
         var holes: [Int] = []
-        values.reserveCapacity(256)
         try s.expect(UInt8(ascii: "["), "an array")
         s.skipSpace()
         if s.peek == UInt8(ascii: "]") {
@@ -87,6 +87,9 @@ enum CaptureDocumentParser {
         let bytes = s.bytes
         let count = bytes.count
         while true {
+            guard values.count < budget else {
+                throw s.fail("more than \(CaptureLimits.registers) registers declared (the limit of one capture)")
+            }
             // Fast path: digits, then ',' or ']'.
             var j = s.position
             var n = 0

@@ -10,10 +10,17 @@ public enum CaptureJSON {
     public static let formatName = "sunspec-gateway/registers"
 
     /// The non-empty lines of a JSON Lines input (a recorded poll history), or nil when the input
-    /// is a single document (possibly pretty-printed over several lines).
+    /// is a single document (possibly pretty-printed over several lines). Past
+    /// `CaptureLimits.lines`, the lines before the limit.
     public static func jsonLines(_ bytes: [UInt8], name: String) -> [Line]? {
-        let nonEmpty = splitLines(bytes).filter { !$0.range.isEmpty }
-        return nonEmpty.count > 1 && isJSONLines(bytes, nonEmpty, name: name) ? nonEmpty : nil
+        jsonLinesWithinLimit(bytes, name: name)?.lines
+    }
+
+    /// The non-empty lines of a JSON Lines input up to the line limit, and whether the input goes past it.
+    static func jsonLinesWithinLimit(_ bytes: [UInt8], name: String) -> (lines: [Line], pastLimit: Bool)? {
+        let (lines, pastLimit) = splitLines(bytes)
+        let nonEmpty = lines.filter { !$0.range.isEmpty }
+        return (nonEmpty.count > 1 || pastLimit) && isJSONLines(bytes, nonEmpty, name: name) ? (nonEmpty, pastLimit) : nil
     }
 
     /// Parses one line of a JSON Lines input.
@@ -27,18 +34,15 @@ public enum CaptureJSON {
 
     /// Reads one capture, or one per non-empty line when the input holds several lines of JSON.
     static func read(_ bytes: [UInt8], name: String, _ body: (Capture) -> Void) -> [CaptureError] {
-        if let lines = jsonLines(bytes, name: name) {
+        if let (lines, pastLimit) = jsonLinesWithinLimit(bytes, name: name) {
             var errors: [CaptureError] = []
             for line in lines {
-                guard line.number <= CaptureLimits.lines else {
-                    errors.append(CaptureError("\(name):\(line.number)", "more than \(CaptureLimits.lines) lines (the limit of one file)"))
-                    break
-                }
                 switch parse(bytes, line: line, name: name) {
                 case .success(let capture): body(capture)
                 case .failure(let error): errors.append(error)
                 }
             }
+            if pastLimit { errors.append(CaptureLimits.tooManyLines(name)) }
             return errors
         }
         do {
@@ -142,25 +146,34 @@ public enum CaptureJSON {
         public let range: Range<Int>
     }
 
-    static func splitLines(_ bytes: [UInt8]) -> [Line] {
+    /// The lines of the input, at most `limit` of them (blank ones too); `pastLimit` when it has more.
+    static func splitLines(_ bytes: [UInt8], limit: Int = CaptureLimits.lines) -> (lines: [Line], pastLimit: Bool) {
         var lines: [Line] = []
         var start = 0
         var number = 1
         for (i, b) in bytes.enumerated() where b == 0x0A {
+            guard number <= limit else { return (lines, true) }
             lines.append(Line(number: number, range: trim(bytes, start..<i)))
             start = i + 1
             number += 1
         }
-        if start < bytes.count { lines.append(Line(number: number, range: trim(bytes, start..<bytes.count))) }
-        return lines
+        if start < bytes.count {
+            guard number <= limit else { return (lines, true) }
+            lines.append(Line(number: number, range: trim(bytes, start..<bytes.count)))
+        }
+        return (lines, false)
     }
 
     private static func trim(_ bytes: [UInt8], _ r: Range<Int>) -> Range<Int> {
         var lo = r.lowerBound, hi = r.upperBound
-        while lo < hi, [0x20, 0x09, 0x0D].contains(bytes[lo]) { lo += 1 }
-        while hi > lo, [0x20, 0x09, 0x0D].contains(bytes[hi - 1]) { hi -= 1 }
+        while lo < hi, isBlank(bytes[lo]) { lo += 1 }
+        while hi > lo, isBlank(bytes[hi - 1]) { hi -= 1 }
         return lo..<hi
     }
+
+    /// A space, tab or carriage return (compared, not looked up in an array: this runs for every line).
+    @inline(__always)
+    private static func isBlank(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
 
     /// JSON Lines when the file is named so, or its first line is a whole capture on its own.
     private static func isJSONLines(_ bytes: [UInt8], _ lines: [Line], name: String) -> Bool {

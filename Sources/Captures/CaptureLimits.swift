@@ -12,4 +12,9 @@ public enum CaptureLimits {
     public static let lines = 1 << 22
     /// Nesting of objects and arrays in any JSON read (captures, pysunspec2 devices, model files).
     public static var depth: Int { JSONScanner.maxDepth }
+
+    /// The error of a line-based input with more than `lines` lines, at the first line past it.
+    static func tooManyLines(_ name: String) -> CaptureError {
+        CaptureError("\(name):\(lines + 1)", "more than \(lines) lines (the limit of one file)")
+    }
 }

@@ -9,13 +9,13 @@ enum MbpollText {
         var run: [UInt16] = []
         var runStart = -1
         var found = 0
-        for line in CaptureJSON.splitLines(bytes) {
+        // Counted before anything is parsed: blank and skipped lines count too.
+        let (lines, pastLimit) = CaptureJSON.splitLines(bytes)
+        if pastLimit { throw CaptureLimits.tooManyLines(name) }
+        for line in lines {
             let text = Substring(decoding: bytes[line.range], as: UTF8.self)
             guard text.first == "[", let close = text.firstIndex(of: "]") else { continue }
             let location = "\(name):\(line.number)"
-            guard line.number <= CaptureLimits.lines else {
-                throw CaptureError(location, "more than \(CaptureLimits.lines) lines (the limit of one capture)")
-            }
             let refText = text[text.index(after: text.startIndex)..<close]
             var rest = text[text.index(after: close)...]
             guard rest.first == ":" else { continue }

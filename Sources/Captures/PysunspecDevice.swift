@@ -82,6 +82,8 @@ enum PysunspecDevice {
         switch v {
         case let n as NSNumber:
             if let i = n as? Int64 { return .int(i) }
+            // 2^63 and more: a uint64 or acc64 read exactly, not rounded through Double.
+            if let u = n as? UInt64 { return .uint(u) }
             return .double(n.doubleValue)
         case let s as String: return .string(s)
         case let a as [Any]: return .array(a.map(raw))

@@ -99,6 +99,23 @@ struct DecodeCommandTests {
         #expect(result.stderr == "\(file.path): warning: the chain runs off the captured registers at 40011 without an end marker\n")
     }
 
+    @Test("a pysunspec2 device with uint64 and acc64 values of 2^63 and more decodes them exactly")
+    func wideUnsigned() async throws {
+        let folder = try CLI.temporaryDirectory()
+        defer { #expect(throws: Never.self) { try FileManager.default.removeItem(at: folder) } }
+        let url = folder.appendingPathComponent("wide.json")
+        let device =
+            #"{"name":"wide","models":[{"ID":701,"L":153,"TotWh_SF":0,"TotWhInj":18446744073709551615,"#
+            + #""TotWhAbs":9223372036854775808},{"ID":122,"L":44,"ActWh":18446744073709551615}]}"#
+        try device.write(to: url, atomically: false, encoding: .utf8)
+        let result = try await CLI.run(["decode", url.path])
+        #expect(result.status == 0)
+        #expect(result.stderr == "")
+        #expect(result.lines.count == 2)
+        #expect(result.lines.first?.contains(#""TotWhInj":null,"TotWhAbs":9223372036854775808,"#) == true)
+        #expect(result.lines.last?.contains(#""ActWh":18446744073709551615,"#) == true)
+    }
+
     @Test("usage errors are status 64")
     func usage() async throws {
         #expect(try await CLI.run(["decode"]).status == 64)

@@ -25,6 +25,20 @@ struct HostileInputTests {
         #expect(result.lines.count == 10)
     }
 
+    @Test("simulate with 200,000 levels of nesting: exit 65 and one line at load, nothing served")
+    func deepSimulate() async throws {
+        let deep = try deepCapture()
+        defer { #expect(throws: Never.self) { try FileManager.default.removeItem(at: deep) } }
+        // Served, it would print "serving units ..." and exit 0 after the duration.
+        let port = 23000 + Int(getpid() % 1000)
+        let result = try await CLI.run(["simulate", deep.path, "--tcp", "127.0.0.1:\(port)", "--duration", "5s"])
+        #expect(result.status == 65)
+        #expect(result.stdout == "")
+        #expect(result.stderr.hasPrefix("\(deep.path): offset "))
+        #expect(result.stderr.hasSuffix(": nesting deeper than 512 levels\n"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+    }
+
     @Test("a constant no point type can hold is refused by profile check (78, file:line:key)")
     func hugeConstant() async throws {
         let profile = try String(contentsOfFile: "Profiles/sungrow-sh.yaml", encoding: .utf8)

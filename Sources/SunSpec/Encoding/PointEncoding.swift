@@ -38,19 +38,31 @@ public enum PointEncoding {
             guard hex.count == 12, let v = UInt64(hex, radix: 16) else { throw mismatch(point, value) }
             return words(v, 4)
         default:
-            guard case .int(let n) = value else { throw mismatch(point, value) }
             let count = point.size
             let bits = count * 16
-            if type.isSigned {
-                let lo: Int64 = bits == 64 ? Int64.min : -(1 << (bits - 1))
-                let hi: Int64 = bits == 64 ? Int64.max : (1 << (bits - 1)) - 1
-                guard n >= lo && n <= hi else { throw mismatch(point, value) }
-            } else {
-                let hi: UInt64 = bits == 64 ? UInt64.max : (1 << UInt64(bits)) - 1
-                guard n >= 0 && UInt64(n) <= hi else { throw mismatch(point, value) }
+            switch value {
+            case .int(let n):
+                if type.isSigned {
+                    let lo: Int64 = bits == 64 ? Int64.min : -(1 << (bits - 1))
+                    let hi: Int64 = bits == 64 ? Int64.max : (1 << (bits - 1)) - 1
+                    guard n >= lo && n <= hi else { throw mismatch(point, value) }
+                } else {
+                    guard n >= 0 && UInt64(n) <= unsignedMax(bits) else { throw mismatch(point, value) }
+                }
+                return words(UInt64(bitPattern: n), count)
+            case .uint(let n):
+                // Above Int64.max: only an unsigned point of 64 bits holds it.
+                guard !type.isSigned, n <= unsignedMax(bits) else { throw mismatch(point, value) }
+                return words(n, count)
+            default:
+                throw mismatch(point, value)
             }
-            return words(UInt64(bitPattern: n), count)
         }
+    }
+
+    /// The largest value an unsigned point of `bits` bits holds.
+    static func unsignedMax(_ bits: Int) -> UInt64 {
+        bits >= 64 ? UInt64.max : (1 << UInt64(bits)) - 1
     }
 
     /// The registers of a not-implemented value of a type.
@@ -80,6 +92,7 @@ public enum PointEncoding {
     static func number(_ v: RawValue) -> Double? {
         switch v {
         case .int(let n): Double(n)
+        case .uint(let n): Double(n)
         case .double(let d): d
         default: nil
         }

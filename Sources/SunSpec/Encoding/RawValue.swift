@@ -3,6 +3,9 @@
 public indirect enum RawValue: Sendable, Equatable {
     case null
     case int(Int64)
+    /// An integer above `Int64.max` (a uint64 or acc64 of 2^63 or more, up to its not-implemented
+    /// 0xFFFFFFFFFFFFFFFF); smaller integers are `int`.
+    case uint(UInt64)
     case double(Double)
     case string(String)
     case array([RawValue])
