@@ -22,7 +22,7 @@ public struct GatewayApplication: Service {
 
     /// The gateway of `config`. Devices are read over Modbus links the engine opens, or, given
     /// `readers` (by device name), from those (in-process devices). `sinks` get every event after
-    /// the stream and the export. `onStreamReady` runs once the socket accepts subscribers.
+    /// the export and the stream. `onStreamReady` runs once the socket accepts subscribers.
     public init(
         config: GatewayConfig, logger: Logger, clocks: Clocks = .real, catalog: ModelCatalog = .builtin,
         readers: [String: any RegisterReader]? = nil, sinks: [any GatewaySink] = [], onStreamReady: (@Sendable () -> Void)? = nil
@@ -32,9 +32,11 @@ public struct GatewayApplication: Service {
         hub = Hub(devices: config.devices.map(\.name))
         let exportStore = config.export.map { _ in ExportStore(units: config.devices.compactMap(\.exportUnit)) }
         self.exportStore = exportStore
-        var outputs: [any GatewaySink] = [hub]
+        // The export hears of an event before the stream: a subscriber that sees a device online
+        // (or offline) finds its export unit so already.
+        var outputs: [any GatewaySink] = []
         if let exportStore { outputs.append(ExportSink(store: exportStore, devices: config.devices)) }
-        let sink = Sinks(outputs + sinks)
+        let sink = Sinks(outputs + [hub] + sinks)
         engine =
             if let readers {
                 Engine(devices: config.devices, readers: readers, sink: sink, catalog: catalog, clocks: clocks, logger: logger)

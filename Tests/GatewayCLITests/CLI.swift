@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs the built `sunspec-gateway` binary and captures what it prints.
@@ -53,15 +54,45 @@ struct CLI {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 
-    /// `sunspec-gateway simulate CAPTURE --tcp 127.0.0.1:PORT` in the background (at most 20 s).
-    static func simulate(_ capture: String, port: Int) throws -> Process {
+    /// `sunspec-gateway simulate CAPTURE --tcp 127.0.0.1:PORT` in the background (at most 20 s),
+    /// returned once it says it is serving.
+    static func simulate(_ capture: String, port: Int) async throws -> Process {
         let simulator = Process()
         simulator.executableURL = binary
         simulator.arguments = ["simulate", capture, "--tcp", "127.0.0.1:\(port)", "--duration", "20s"]
         simulator.currentDirectoryURL = repository
-        simulator.standardOutput = FileHandle.nullDevice
+        let out = Pipe()
+        simulator.standardOutput = out
         try simulator.run()
+        let serving = await firstLine(of: out.fileHandleForReading) { $0.hasPrefix("serving ") }
+        try #require(serving != nil, "the simulator did not start")
         return simulator
+    }
+
+    /// The first line read from `handle` that matches (nil at end of file), read on a thread of its
+    /// own; whatever follows is read and dropped there, so the writer never blocks.
+    static func firstLine(of handle: FileHandle, where predicate: @escaping @Sendable (String) -> Bool) async -> String? {
+        await withCheckedContinuation { continuation in
+            Thread {
+                var pending = Data()
+                var resumed = false
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    guard !resumed else { continue }
+                    pending.append(chunk)
+                    while let nl = pending.firstIndex(of: 0x0A) {
+                        let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
+                        pending.removeSubrange(pending.startIndex...nl)
+                        if !resumed, predicate(line) {
+                            resumed = true
+                            continuation.resume(returning: line)
+                        }
+                    }
+                }
+                if !resumed { continuation.resume(returning: nil) }
+            }.start()
+        }
     }
 
     /// A new empty temporary folder.
@@ -75,4 +106,61 @@ struct CLI {
 /// Parses one JSON line.
 func object(_ line: String) throws -> [String: Any] {
     try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+}
+
+/// The lines a running process writes to a pipe, read on a thread of its own as they come: a test
+/// waits for the line it needs (resumed by its arrival), then for the end of the output.
+final class OutputLines: Sendable {
+    private struct State {
+        var lines: [String] = []
+        var ended = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    init(_ handle: FileHandle) {
+        Thread { [self] in
+            var pending = Data()
+            while true {
+                let chunk = handle.availableData
+                var lines: [String] = []
+                pending.append(chunk)
+                while let nl = pending.firstIndex(of: 0x0A) {
+                    lines.append(String(decoding: pending[pending.startIndex..<nl], as: UTF8.self))
+                    pending.removeSubrange(pending.startIndex...nl)
+                }
+                let waiters = state.withLock { s in
+                    s.lines += lines
+                    if chunk.isEmpty { s.ended = true }
+                    defer { s.waiters = [] }
+                    return s.waiters
+                }
+                for w in waiters { w.resume() }
+                if chunk.isEmpty { return }
+            }
+        }.start()
+    }
+
+    /// Waits for a line that matches; false if the output ended without one.
+    func wait(for predicate: (String) -> Bool) async -> Bool {
+        while true {
+            let (found, ended) = state.withLock { s in (s.lines.contains(where: predicate), s.ended) }
+            if found { return true }
+            if ended { return false }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.ended || s.lines.contains(where: predicate) { return true }
+                    s.waiters.append(continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        }
+    }
+
+    /// Every line, once the output has ended.
+    func all() async -> [String] {
+        _ = await wait { _ in false }
+        return state.withLock { $0.lines }
+    }
 }

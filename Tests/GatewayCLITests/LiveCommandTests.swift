@@ -35,9 +35,8 @@ struct LiveCommandTests {
     @Test("scan finds the simulator's models; --dump writes a capture decode reads back")
     func scanSimulator() async throws {
         let port = 21000 + Int(getpid() % 1000)
-        let simulator = try CLI.simulate("Fixtures/battery-inverter.json", port: port)
+        let simulator = try await CLI.simulate("Fixtures/battery-inverter.json", port: port)
         defer { simulator.terminate() }
-        try await Task.sleep(for: .milliseconds(500))
         let scan = try await CLI.run(["scan", "--tcp", "127.0.0.1:\(port)", "--unit", "1", "--json"])
         #expect(scan.status == 0)
         let report = try object(scan.stdout)
@@ -65,7 +64,7 @@ struct LiveCommandTests {
     @Test("SIGTERM stops run cleanly: subscribers get their last lines, the socket is removed")
     func sigterm() async throws {
         let port = 22000 + Int(getpid() % 1000)
-        let simulator = try CLI.simulate("Fixtures/legacy-storage.json", port: port)
+        let simulator = try await CLI.simulate("Fixtures/legacy-storage.json", port: port)
         defer { simulator.terminate() }
         let dir = try CLI.temporaryDirectory()
         let socketPath = dir.appendingPathComponent("r.sock").path
@@ -78,19 +77,20 @@ struct LiveCommandTests {
         let out = Pipe()
         gateway.standardOutput = out
         try gateway.run()
-        try await Task.sleep(for: .seconds(2))
+        let output = OutputLines(out.fileHandleForReading)
+        // Online and polled: a reading after the status.
+        #expect(await output.wait { $0.contains(#""type":"reading""#) && $0.contains(#""model":124"#) })
         #expect(FileManager.default.fileExists(atPath: socketPath))
         kill(gateway.processIdentifier, SIGTERM)
-        let output = await withCheckedContinuation { continuation in
+        let lines = await output.all()
+        await withCheckedContinuation { continuation in
             Thread {
-                let data = out.fileHandleForReading.readDataToEndOfFile()
                 gateway.waitUntilExit()
-                continuation.resume(returning: data)
+                continuation.resume()
             }.start()
         }
         #expect(gateway.terminationStatus == 0)
         #expect(!FileManager.default.fileExists(atPath: socketPath))
-        let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
         #expect(lines.first?.hasPrefix(#"{"type":"hello""#) == true)
         #expect(lines.contains { $0.contains(#""state":"online""#) })
         #expect(lines.last?.hasSuffix("}") == true)

@@ -24,7 +24,13 @@ struct ExportTests {
         let port = try await server.start()
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))
         // The device is exported once its map was read.
-        #expect(await eventually { store.isOnline(unit: 1) })
+        let client = Recorder()
+        gateway.hub.subscribe(client)
+        let legacyIs = { (state: String) in
+            { @Sendable (line: String) in json(line)["device"] as? String == "legacy" && json(line)["state"] as? String == state }
+        }
+        #expect(await client.line(where: legacyIs("online")) != nil)
+        #expect(store.isOnline(unit: 1))
         let map = try await Discovery(reader: link, unit: 1).run()
         #expect(map.base == 40000)
         #expect(map.models.map(\.id) == [1, 103, 120, 121, 122, 123, 124])
@@ -38,7 +44,8 @@ struct ExportTests {
         #expect(offline?.kind == .exception(0x0B))
         // The device goes away: its export unit answers 0x0B too.
         legacy.update(unit: 1) { $0 = RegisterImage() }
-        #expect(await eventually { !store.isOnline(unit: 1) })
+        #expect(await client.line(where: legacyIs("offline")) != nil)
+        #expect(!store.isOnline(unit: 1))
         let gone = await #expect(throws: ModbusError.self) { try await link.read(unit: 1, address: 40000, count: 2) }
         #expect(gone?.kind == .exception(0x0B))
         await gateway.stop()

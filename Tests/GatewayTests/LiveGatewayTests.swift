@@ -73,10 +73,15 @@ struct LiveGatewayTests {
         devices.update(unit: 1) { $0.insert(.init(start: 40312 + 11, registers: [5000])) }  // 802 SoC raw, sf -2
         let changed = try #require(await client.line { $0.contains("\"model\":802") && $0.contains("\"SoC\":50,") })
         #expect(json(changed)["ts"] as? String != nil)
-        // Model 1 is static: read at discovery only.
-        #expect(
-            await client.line(where: { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":1,") }, timeout: .milliseconds(600))
-                == nil)
+        // Model 1 is static: read at discovery only, in none of the next three polls.
+        var polls = 0
+        var model1 = 0
+        while polls < 3, let line = await client.line(where: { $0.contains("\"type\":\"reading\"") }) {
+            if line.contains("\"model\":802") { polls += 1 }
+            if line.contains("\"model\":1,") { model1 += 1 }
+        }
+        #expect(polls == 3)
+        #expect(model1 == 0)
         await gateway.stop()
         #expect(await client.closed())
         #expect(!FileManager.default.fileExists(atPath: gateway.path))
@@ -86,7 +91,11 @@ struct LiveGatewayTests {
     func lateSubscriber() async throws {
         let config = DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(100))
         let gateway = try await RunningGateway.start(devices: [config], readers: ["bess-1": InProcessReader(try battery())])
-        try await Task.sleep(for: .milliseconds(500))
+        // Online, and polled once since.
+        let recorder = Recorder()
+        gateway.hub.subscribe(recorder)
+        #expect(await recorder.line { json($0)["state"] as? String == "online" } != nil)
+        #expect(await recorder.line { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":802") } != nil)
         let client = try #require(StreamClient(path: gateway.path))
         var lines: [[String: Any]] = []
         while let l = await client.line(timeout: .milliseconds(50)) { lines.append(json(l)) }
@@ -207,10 +216,11 @@ struct LiveGatewayTests {
         }
         close(fd)
         #expect(FileManager.default.fileExists(atPath: first.path))
-        let third = StreamServer(path: first.path, hub: Hub(devices: []), logger: logger)
+        let (ready, readiness) = AsyncStream<Void>.makeStream()
+        let third = StreamServer(path: first.path, hub: Hub(devices: []), logger: logger) { readiness.yield() }
         let group = ServiceGroup(services: [third], logger: logger)
         let task = Task { try await group.run() }
-        try await Task.sleep(for: .milliseconds(300))
+        for await _ in ready { break }
         #expect(StreamClient(path: first.path) != nil)
         await group.triggerGracefulShutdown()
         try await task.value

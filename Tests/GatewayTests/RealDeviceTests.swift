@@ -220,13 +220,27 @@ struct RealDeviceTests {
         only1.insert(.init(start: 40000, registers: full.window(start: 40000, count: 70).values + [0xFFFF, 0]))
         let devices = CaptureDevices([1: only1])
         let reader = FaultyReader(InProcessReader(devices))
-        let (gateway, client) = try await startOnline(reader, interval: .milliseconds(50))
-        let n = reader.reads.count
-        #expect(await eventually { reader.reads.count - n >= 3 })  // the header reads of each interval
+        let clock = ManualClock()
+        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(50))
+        let gateway = try await RunningGateway.start(devices: [config], readers: ["d": reader], clocks: Clocks(clock))
+        let client = Recorder()
+        gateway.hub.subscribe(client)
+        #expect(await client.line { json($0)["state"] as? String == "online" } != nil)
+        // Each interval reads the model headers (one request), and nothing else.
+        for _ in 0..<3 {
+            await clock.sleepers(atLeast: 1)
+            let n = reader.reads.count
+            clock.advance(by: .milliseconds(50))
+            await clock.sleepers(atLeast: 1)
+            #expect(reader.reads.count - n == 1)
+        }
         devices.update(unit: 1) { $0 = RegisterImage() }
+        clock.advance(by: .milliseconds(50))
         #expect(await client.line { json($0)["state"] as? String == "offline" } != nil)
         devices.update(unit: 1) { $0 = only1 }
-        #expect(await client.line(where: { json($0)["state"] as? String == "online" }, timeout: .seconds(8)) != nil)
+        await clock.sleepers(atLeast: 1)
+        clock.advance(by: .seconds(1))
+        #expect(await client.line { json($0)["state"] as? String == "online" } != nil)
         await gateway.stop()
     }
 

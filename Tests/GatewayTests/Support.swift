@@ -48,13 +48,3 @@ final class CountingReader: RegisterReader, @unchecked Sendable {
         }
     }
 }
-
-/// Whether `condition` holds within `timeout` (checked every 2 ms, off the blocking path).
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        if ContinuousClock.now >= deadline { return false }
-        do { try await Task.sleep(for: .milliseconds(2)) } catch { return false }
-    }
-    return true
-}
