@@ -190,8 +190,11 @@ struct ProfileReader {
                     var fn = d.function
                     for (k, _, v) in try mapping(block, here, allowed: ["start", "doc", "count", "function"]) {
                         switch k {
-                        case "start": start = Int(try integer(v, "\(here).start", 0...65535))
-                        case "doc": start = Int(try integer(v, "\(here).doc", 1...65536)) - 1
+                        case "start", "doc":
+                            guard start == nil else { throw fail(v, "\(here).\(k)", "give start (0-based) or doc (1-based), not both") }
+                            start =
+                                k == "doc"
+                                ? Int(try integer(v, "\(here).doc", 1...65536)) - 1 : Int(try integer(v, "\(here).start", 0...65535))
                         case "count": count = Int(try integer(v, "\(here).count", 1...125))
                         default: fn = try function(v, "\(here).function")
                         }
