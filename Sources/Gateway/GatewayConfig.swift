@@ -53,6 +53,9 @@ public struct GatewayConfig: Sendable {
 
     /// Parses and checks YAML text.
     public static func parse(_ yaml: String, file: String) throws(ConfigError) -> GatewayConfig {
+        if let line = YAMLAliasBudget.exceeded(yaml) {
+            throw ConfigError(file: file, line: line, path: "", message: "aliases expand to more than \(YAMLAliasBudget.limit) nodes")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

@@ -55,6 +55,9 @@ extension Profile {
 
     /// Parses and checks profile YAML against the model definitions.
     public static func parse(_ yaml: String, file: String, catalog: ModelCatalog = .builtin) throws(ProfileError) -> Profile {
+        if let line = YAMLAliasBudget.exceeded(yaml) {
+            throw ProfileError(file: file, line: line, path: "", message: "aliases expand to more than \(YAMLAliasBudget.limit) nodes")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)

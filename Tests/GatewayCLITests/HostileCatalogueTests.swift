@@ -88,6 +88,8 @@ private let garbage: [(String, [UInt8], Int?)] = [
     ("an undefined alias", Array("devices: *nothing\n".utf8), nil),
     ("a duplicate key", Array("devices: []\ndevices: []\n".utf8), nil),
     ("a billion laughs (10^30 values, shared)", Array(laughs(levels: 30, at: "x-bomb").utf8), nil),
+    // Yams hashes mapping keys to find duplicates, walking the whole expansion: this kept a core busy for hours.
+    ("an alias bomb as a mapping key", Array((laughs(levels: 9, at: "x-bomb") + "  - {*a8: 1}\n").utf8), 7),
     ("two documents", Array("devices: []\n---\ndevices: []\n".utf8), nil),
     ("a byte-order mark then garbage", [0xEF, 0xBB, 0xBF] + Array("{{{\n".utf8), nil),
 ]
