@@ -53,6 +53,9 @@ public struct GatewayConfig: Sendable {
 
     /// Parses and checks YAML text.
     public static func parse(_ yaml: String, file: String) throws(ConfigError) -> GatewayConfig {
+        if let line = YAMLAliasBudget.exceeded(yaml) {
+            throw ConfigError(file: file, line: line, path: "", message: "aliases expand to more than \(YAMLAliasBudget.limit) nodes")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -131,7 +134,11 @@ struct ConfigReader {
     }
 
     func string(_ node: Node, _ path: String) throws(ConfigError) -> String {
-        guard let s = node.scalar?.string, !s.isEmpty else { throw fail(node, path, "expected a string") }
+        guard node.null == nil, let s = node.scalar?.string, !s.isEmpty else { throw fail(node, path, "expected a string") }
+        // A name, path or host with a NUL or an escape sequence in it is a mistake (and would garble logs).
+        guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw fail(node, path, "contains a control character")
+        }
         return s
     }
 

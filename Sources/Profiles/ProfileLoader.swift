@@ -55,6 +55,9 @@ extension Profile {
 
     /// Parses and checks profile YAML against the model definitions.
     public static func parse(_ yaml: String, file: String, catalog: ModelCatalog = .builtin) throws(ProfileError) -> Profile {
+        if let line = YAMLAliasBudget.exceeded(yaml) {
+            throw ProfileError(file: file, line: line, path: "", message: "aliases expand to more than \(YAMLAliasBudget.limit) nodes")
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
@@ -190,8 +193,11 @@ struct ProfileReader {
                     var fn = d.function
                     for (k, _, v) in try mapping(block, here, allowed: ["start", "doc", "count", "function"]) {
                         switch k {
-                        case "start": start = Int(try integer(v, "\(here).start", 0...65535))
-                        case "doc": start = Int(try integer(v, "\(here).doc", 1...65536)) - 1
+                        case "start", "doc":
+                            guard start == nil else { throw fail(v, "\(here).\(k)", "give start (0-based) or doc (1-based), not both") }
+                            start =
+                                k == "doc"
+                                ? Int(try integer(v, "\(here).doc", 1...65536)) - 1 : Int(try integer(v, "\(here).start", 0...65535))
                         case "count": count = Int(try integer(v, "\(here).count", 1...125))
                         default: fn = try function(v, "\(here).function")
                         }

@@ -82,7 +82,7 @@ public struct ProfileMapper: Sendable {
                 if case .number(let v, let precision) = p.value { return (v, precision, p.point.type) }
                 if case .integer(let v) = p.value { return (Double(v), 0, p.point.type) }
                 return nil
-            }
+            }.filter { Self.holdable($0.0, $0.2) }  // a value no exponent lets its point hold is null: it must not coarsen the others
             var e = max(-10, min(10, numbers.map(\.1).min() ?? 0))
             while e < 10 && !numbers.allSatisfy({ Self.fits(($0.0 / Self.pow10(e)).rounded(), $0.2) }) { e += 1 }
             exponents[sf] = e
@@ -151,7 +151,13 @@ public struct ProfileMapper: Sendable {
         case .integer(let i):
             return scaled(Double(i), p, exponents, &problems)
         case .number(let v, _):
-            if type == .float32 || type == .float64 { return .double(v) }
+            if type == .float32 || type == .float64 {
+                guard Self.holdable(v, type) else {
+                    problems.append("\(p.point.name): \(v) does not fit \(type.rawValue)")
+                    return .null
+                }
+                return .double(v)
+            }
             return scaled(v, p, exponents, &problems)
         }
     }
@@ -164,7 +170,7 @@ public struct ProfileMapper: Sendable {
         case nil: e = 0
         }
         let raw = (v / Self.pow10(e)).rounded()
-        guard Self.fits(raw, p.point.type), let exact = Int64(exactly: raw) else {
+        guard v >= 0 || p.point.type.isSigned, Self.fits(raw, p.point.type), let exact = Int64(exactly: raw) else {
             problems.append("\(p.point.name): \(v) does not fit \(p.point.type.rawValue)")
             return .null
         }
@@ -195,7 +201,8 @@ public struct ProfileMapper: Sendable {
         switch type {
         case .float32: return Float(value).isFinite
         case .float64: return true
-        default: return (-10...10).contains { fits((value / pow10($0)).rounded(), type) }
+        // A negative value is not held by an unsigned point, even where a coarse exponent rounds it to 0.
+        default: return (value >= 0 || type.isSigned) && (-10...10).contains { fits((value / pow10($0)).rounded(), type) }
         }
     }
 

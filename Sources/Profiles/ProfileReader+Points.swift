@@ -95,6 +95,9 @@ extension ProfileReader {
             for (i, item) in items.enumerated() { addresses.append(Int(try integer(item, "\(path).\(kind.rawValue)[\(i)]", 0...65535))) }
             aggregate = kind
         }
+        if keys["address"] != nil, let doc = keys["doc"] {
+            throw fail(doc, "\(path).doc", "give address (0-based) or doc (1-based), not both")
+        }
         guard keys["address"] != nil || keys["doc"] != nil || aggregate != nil else {
             throw fail(node, path, "needs address (0-based), doc (1-based register number), or max/min/sum: [addresses]")
         }
@@ -212,8 +215,10 @@ extension ProfileReader {
             var equals: [Int64] = []
             for (k, _, v) in try mapping(item, here, allowed: ["address", "doc", "bit", "to", "type", "function", "word_order", "equals"]) {
                 switch k {
-                case "address": address = Int(try integer(v, "\(here).address", 0...65535))
-                case "doc": address = Int(try integer(v, "\(here).doc", 1...65536)) - 1
+                case "address", "doc":
+                    guard address == nil else { throw fail(v, "\(here).\(k)", "give address (0-based) or doc (1-based), not both") }
+                    address =
+                        k == "doc" ? Int(try integer(v, "\(here).doc", 1...65536)) - 1 : Int(try integer(v, "\(here).address", 0...65535))
                 case "bit": bit = Int(try integer(v, "\(here).bit", 0...63))
                 case "to": to = Int(try integer(v, "\(here).to", 0...Int64(width - 1)))
                 case "type":

@@ -94,12 +94,13 @@ extension VendorRegister {
         if type.isInteger, sentinels.contains(integer!) { return .null }
         switch type {
         case .f32:
+            // NaN is a float's not-implemented value; an infinity goes on, to be refused with a note.
             let f = Float(bitPattern: UInt32(truncatingIfNeeded: bits))
-            guard f.isFinite else { return .null }
+            guard !f.isNaN else { return .null }
             raw = Double(f)
         case .f64:
             let d = Double(bitPattern: bits)
-            guard d.isFinite else { return .null }
+            guard !d.isNaN else { return .null }
             raw = d
         case .u64:
             raw = Double(bits)  // above 2^63 too: the Int64 pattern is only a key for maps and sentinels
@@ -115,7 +116,7 @@ extension VendorRegister {
             for flag in flags where key & (1 << Int64(flag.bit)) != 0 { return .integer(flag.value) }
             return otherwise.map { .integer($0) } ?? .null
         }
-        var v = raw * scale + offset
+        var v = raw * scale + offset  // may overflow to an infinity (scale and offset are finite): refused with a note
         if invert { v = -v }
         return .number(v, precision: precision ?? (type.isInteger ? Self.decimals(of: scale) : -2))
     }

@@ -28,6 +28,7 @@ struct LinkOptions: ParsableArguments {
         guard SerialSettings.Parity(rawValue: parity.uppercased()) != nil else { throw ValidationError("--parity must be N, E or O") }
         guard [5, 6, 7, 8].contains(dataBits) else { throw ValidationError("--data-bits must be 5 to 8") }
         guard [1, 2].contains(stopBits) else { throw ValidationError("--stop-bits must be 1 or 2") }
+        guard (300...4_000_000).contains(baud) else { throw ValidationError("--baud \(baud) is outside 300...4000000") }
     }
 
     /// The endpoint described.

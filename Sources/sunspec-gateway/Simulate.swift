@@ -46,6 +46,11 @@ struct Simulate: AsyncParsableCommand {
     func validate() throws {
         if link.rtu != nil && captures.count != 1 { throw ValidationError("RTU serves one capture per serial line") }
         if let idleTimeout, idleTimeout <= .zero { throw ValidationError("--idle-timeout must be more than 0") }
+        guard (0...255).contains(unit) else { throw ValidationError("--unit \(unit) is outside 0...255") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        if case .tcp(_, let port) = link.endpoint, !(1...(65536 - port)).contains(ports) {
+            throw ValidationError("--ports \(ports) from port \(port) is outside 1...\(65536 - port): the last port would pass 65535")
+        }
     }
 
     func run() async throws {
@@ -63,11 +68,16 @@ struct Simulate: AsyncParsableCommand {
                 printError(errors.first?.description ?? "\(file): no capture")
                 throw ExitStatus.dataError
             }
-            var id = capture.unit ?? next
-            if images[UInt8(clamping: id)] != nil { id = next }
-            while images[UInt8(clamping: id)] != nil { id += 1 }
-            images[UInt8(clamping: id)] = capture.image
-            inputs[UInt8(clamping: id)] = capture.inputImage
+            // The capture's own unit id, else the next free one; ids are 0...255 and each is served once.
+            var id = capture.unit.flatMap { UInt8(exactly: $0) }.map(Int.init) ?? next
+            if id > 255 || images[UInt8(id)] != nil { id = next }
+            while id <= 255 && images[UInt8(id)] != nil { id += 1 }
+            guard let unit = UInt8(exactly: id) else {
+                printError("\(file): no unit id is left for it (ids are 0...255; use --unit to start lower)")
+                throw ExitCode.validationFailure
+            }
+            images[unit] = capture.image
+            inputs[unit] = capture.inputImage
             next = id + 1
         }
         let devices = CaptureDevices(images, inputs: inputs)

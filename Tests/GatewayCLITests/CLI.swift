@@ -27,16 +27,20 @@ struct CLI {
     /// Runs the gateway (or another executable) with arguments from the repository folder. The
     /// waiting happens on a thread of its own, never on Swift's cooperative pool (other suites run
     /// gateways in-process there).
-    static func run(_ arguments: [String], executable: URL = binary, in directory: URL = repository) async throws -> Result {
+    /// A `timeout` terminates the process when it runs longer (its status is then SIGTERM's).
+    static func run(
+        _ arguments: [String], executable: URL = binary, in directory: URL = repository, timeout: Duration? = nil
+    ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
-                continuation.resume(with: Swift.Result { try runBlocking(arguments, executable: executable, in: directory) })
+                continuation.resume(
+                    with: Swift.Result { try runBlocking(arguments, executable: executable, in: directory, timeout: timeout) })
             }
             thread.start()
         }
     }
 
-    private static func runBlocking(_ arguments: [String], executable: URL, in directory: URL) throws -> Result {
+    private static func runBlocking(_ arguments: [String], executable: URL, in directory: URL, timeout: Duration?) throws -> Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -45,6 +49,12 @@ struct CLI {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [process] in
+                if process.isRunning { process.terminate() }
+            }
+        }
         // stderr stays small (one line per problem), far below a pipe's buffer: read stdout first.
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()

@@ -157,6 +157,10 @@ struct ConfigTests {
                 "devices:\n  - {name: a, tcp: h, profile: \(sungrow), registers: input}",
                 "f.yaml:2: devices[0].registers: not used on a profile device: the profile says which registers are read and how"
             ),
+            // A null name, a NUL or an escape sequence in a string.
+            ("devices:\n  - {name: ~, tcp: h}", "f.yaml:2: devices[0].name: expected a string"),
+            ("devices:\n  - {name: \"a\\0b\", tcp: h}", "f.yaml:2: devices[0].name: contains a control character"),
+            ("devices:\n  - {name: \"a\\e[31m\", tcp: h}", "f.yaml:2: devices[0].name: contains a control character"),
             // The socket's subscriber cap.
             ("socket: {max_subscribers: 0}\ndevices:\n  - {name: a, tcp: h}", "f.yaml:1: socket.max_subscribers: 0 is outside 1...100000"),
             (

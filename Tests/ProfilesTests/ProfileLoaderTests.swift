@@ -75,6 +75,11 @@ struct ProfileLoaderTests {
             ),
             ("    NCyc: {address: 104, type: u32}", "models.802.NCyc: registers 104...105 (u32) overlap models.802.SoC at 104...104 (u16)"),
             ("    Hb: 70000", "models.802.Hb: 70000.0 cannot be held by Hb, a uint16"),
+            ("    DoD: {address: 120, doc: 0, type: u16}", "models.802.DoD.doc: give address (0-based) or doc (1-based), not both"),
+            (
+                "    Evt2: {bits: [{address: 130, doc: -1, bit: 0, to: 1}]}",
+                "models.802.Evt2.bits[0].doc: give address (0-based) or doc (1-based), not both"
+            ),
             ("    DoD: {address: 120}", "models.802.DoD.type: missing (u16, s16, u32, s32, u64, s64, f32, f64, string)"),
             ("    ChaSt: {address: 121, type: u16, map: {1: 70000}}", "models.802.ChaSt.map.1: 70000.0 cannot be held by ChaSt, a enum16"),
             (
@@ -85,7 +90,9 @@ struct ProfileLoaderTests {
     func mistakes(extra: String, expected: String) {
         var yaml = profileYAML()
         // A point given again replaces the valid source rather than repeating the key.
-        for key in ["    Typ: 4\n", "    ChaSt: {address: 111, type: s32, sign: {positive: 4, negative: 3, zero: 6}}\n"]
+        for key in [
+            "    Typ: 4\n", "    Evt2: null\n", "    ChaSt: {address: 111, type: s32, sign: {positive: 4, negative: 3, zero: 6}}\n",
+        ]
         where extra.hasPrefix(key.prefix { $0 != ":" } + ":") {
             yaml = yaml.replacingOccurrences(of: key, with: "")
         }

@@ -114,6 +114,16 @@ struct ProfileOverflowTests {
         #expect(errors == ["WHRtg: 9.999999980506448e+18 does not fit uint16"])
     }
 
+    @Test("a negative value is not held by an unsigned point, though a coarse exponent would round it to 0")
+    func negative() {
+        #expect(!ProfileMapper.holdable(-5, .uint64))
+        #expect(!ProfileMapper.holdable(-0.001, .acc32))
+        #expect(ProfileMapper.holdable(-5, .int16))
+        #expect(ProfileMapper.holdable(0, .uint16))
+        #expect(!ProfileMapper.holdable(.infinity, .float32))
+        #expect(!ProfileMapper.holdable(1e300, .float32))
+    }
+
     @Test("the next value that fits decodes as usual")
     func fits() throws {
         let device = try mapped(1e12)
