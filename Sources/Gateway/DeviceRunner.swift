@@ -68,8 +68,9 @@ struct DeviceRunner: Sendable {
                 continue
             case .found(let readings, let registers, let models):
                 backoff.reset()
-                sink.receive(.discovered(device: name, readings: readings))
+                // Registers first: whoever sees a reading finds the export with the same poll's.
                 sink.receive(.registers(device: name, registers))
+                sink.receive(.discovered(device: name, readings: readings))
                 setStatus(.online, models: models)
             }
             // Discovery has just published every model: the first poll comes one interval later.
@@ -91,8 +92,8 @@ struct DeviceRunner: Sendable {
                 case .stopped:
                     return
                 case .polled(let readings, let registers):
-                    if !readings.isEmpty { sink.receive(.readings(device: name, readings)) }
                     sink.receive(.registers(device: name, registers))
+                    if !readings.isEmpty { sink.receive(.readings(device: name, readings)) }
                 case .changed(let why):
                     logger.notice("model map changed: discovering again", metadata: ["why": "\(why)"])
                     break polling

@@ -53,7 +53,7 @@ public enum GatewayEvent: Sendable {
     case discovered(device: String, readings: [Reading])
     /// One poll's readings of a device.
     case readings(device: String, [Reading])
-    /// A device's registers after a discovery or poll.
+    /// A device's registers after a discovery or poll (sent before that discovery's or poll's readings).
     case registers(device: String, DeviceRegisters)
 }
 

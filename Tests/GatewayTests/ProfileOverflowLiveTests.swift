@@ -56,15 +56,12 @@ struct ProfileOverflowLiveTests {
         return [UInt16(bits >> 16), UInt16(bits & 0xFFFF), UInt16(absorbed >> 16), UInt16(absorbed & 0xFFFF), UInt16(bitPattern: power)]
     }
 
-    /// The next reading of model 701 whose text has `TotWhInj` as `text` (status lines seen on the way go to `statuses`).
-    static func reading(_ recorder: Recorder, statuses: inout [String], totWhInj text: String) async throws -> [String: Any] {
-        var last = ""
+    /// The next reading of model 701 whose text has `TotWhInj` as `text`.
+    static func reading(_ recorder: Recorder, totWhInj text: String) async throws -> [String: Any] {
         let line = await recorder.line { line in
-            if line.contains("\"type\":\"status\"") { statuses.append(line) }
-            guard line.contains("\"type\":\"reading\""), line.contains("\"model\":701") else { return false }
-            last = line
-            return line.contains("\"TotWhInj\":\(text),")
+            line.contains("\"type\":\"reading\"") && line.contains("\"model\":701") && line.contains("\"TotWhInj\":\(text),")
         }
+        let last = recorder.lines.last { $0.contains("\"model\":701") } ?? ""
         return json(try #require(line, "no reading with TotWhInj \(text); the last: \(last)"))
     }
 
@@ -74,21 +71,17 @@ struct ProfileOverflowLiveTests {
         let device = CaptureDevices([1: RegisterImage(blocks: [.init(start: 0, registers: Self.registers(12_345))])])
         let config = DeviceConfig(
             name: "meter", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(20), profile: profile, exportUnit: 1)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let store = ExportStore(units: [1])
-        let hub = Hub(devices: ["meter"])
+        var settings = GatewayConfig(socketPath: temporarySocketPath(), devices: [config])
+        settings.export = ExportSettings(host: "127.0.0.1", port: 0)
+        let gateway = try await RunningGateway.start(settings, readers: ["meter": InProcessReader(device)])
+        let store = try #require(gateway.app.exportStore)
         let recorder = Recorder()
-        #expect(hub.subscribe(recorder))
-        let engine = Engine(devices: [config], readers: ["meter": InProcessReader(device)], hub: hub, export: store, logger: logger)
-        let group = ServiceGroup(services: [engine], logger: logger)
-        let task = Task { try await group.run() }
-        var statuses: [String] = []
+        #expect(gateway.hub.subscribe(recorder))
 
-        _ = try await Self.reading(recorder, statuses: &statuses, totWhInj: "12345")
+        _ = try await Self.reading(recorder, totWhInj: "12345")
 
         device.update(unit: 1) { $0.insert(.init(start: 0, registers: Self.registers(c.value))) }
-        let hostile = try await Self.reading(recorder, statuses: &statuses, totWhInj: c.published ?? "null")
+        let hostile = try await Self.reading(recorder, totWhInj: c.published ?? "null")
         #expect((hostile["errors"] as? [String] ?? []) == c.errors)
         let values = try #require(hostile["values"] as? [String: Any])
         #expect(values["TotWhAbs"] as? Int == c.absorbed)  // the good value beside it, to the Wh where the SF allows
@@ -101,14 +94,15 @@ struct ProfileOverflowLiveTests {
         #expect(exported[point: "TotWhAbs"]?.doubleValue == Double(c.absorbed))
 
         device.update(unit: 1) { $0.insert(.init(start: 0, registers: Self.registers(54_321, absorbed: 3_911_300))) }
-        let next = try await Self.reading(recorder, statuses: &statuses, totWhInj: "54321")
+        let next = try await Self.reading(recorder, totWhInj: "54321")
         #expect(next["errors"] == nil)
         #expect((next["values"] as? [String: Any])?["TotWhAbs"] as? Int == 3_911_300)
-        // The device never went offline: one status line each for discovering and online, no other.
-        #expect(statuses.count == 2)
+        // The device never went offline, nor was discovered again: online throughout.
+        let statuses = recorder.lines.filter { $0.contains("\"type\":\"status\"") }
+        #expect(statuses.last?.contains("\"state\":\"online\"") == true)
         #expect(statuses.allSatisfy { !$0.contains("offline") })
+        #expect(statuses.filter { $0.contains("\"state\":\"online\"") }.count == 1)
 
-        await group.triggerGracefulShutdown()
-        try await task.value
+        await gateway.stop()
     }
 }
