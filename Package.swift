@@ -25,7 +25,8 @@ let package = Package(
         ),
         .target(name: "SunSpec"),
         .target(name: "Captures", dependencies: ["SunSpec"]),
-        .target(name: "Modbus", dependencies: ["CModbus"]),
+        .target(name: "ModbusCore"),
+        .target(name: "Modbus", dependencies: ["CModbus", "ModbusCore"]),
         .target(
             name: "ModbusNIO",
             dependencies: [
@@ -34,7 +35,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(name: "Profiles", dependencies: ["SunSpec", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Profiles", dependencies: ["SunSpec", "ModbusCore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Gateway",
             dependencies: [

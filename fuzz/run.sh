@@ -15,9 +15,11 @@ swiftc "${flags[@]}" -emit-library -static -emit-module -module-name SunSpec \
 swiftc "${flags[@]}" -emit-library -static -emit-module -module-name Captures \
   -emit-module-path "$build/Captures.swiftmodule" $(find Sources/Captures -name '*.swift') -o "$build/libCaptures.a"
 swiftc "${flags[@]}" fuzz/FuzzTarget.swift "$build/libCaptures.a" "$build/libSunSpec.a" -o "$build/fuzz-decode"
-# The YAML side: libyaml and Yams (from the package checkout), CModbus's types, Profiles, and the
+# The YAML side: libyaml and Yams (from the package checkout), ModbusCore and CModbus's types, Profiles, and the
 # configuration files of Gateway (the rest of Gateway, NIO and all, is not needed to read a config).
 [ -d .build/checkouts/Yams ] || swift package resolve
+swiftc "${flags[@]}" -emit-library -static -emit-module -module-name ModbusCore \
+  -emit-module-path "$build/ModbusCore.swiftmodule" $(find Sources/ModbusCore -name '*.swift') -o "$build/libModbusCore.a"
 yams=.build/checkouts/Yams/Sources
 for c in "$yams"/CYaml/src/*.c; do
   clang -c -O1 -g -fsanitize=fuzzer-no-link,address -DYAML_DECLARE_STATIC -I "$yams/CYaml/include" "$c" -o "$build/$(basename "$c" .c).o"
@@ -36,7 +38,7 @@ swiftc "${flags[@]}" "${ymap[@]}" "${cmap[@]}" -emit-library -static -emit-modul
   Sources/Gateway/ConfigReader+*.swift Sources/Gateway/DeviceConfig.swift Sources/Gateway/Quirks.swift \
   Sources/Gateway/DurationText.swift -o "$build/libGatewayConfigFuzz.a"
 swiftc "${flags[@]}" "${ymap[@]}" "${cmap[@]}" fuzz/FuzzConfig.swift "$build/libGatewayConfigFuzz.a" "$build/libModbus.a" \
-  "$build/libProfiles.a" "$build/libYams.a" "$build/libCYaml.a" "$build/libSunSpec.a" -lmodbus -o "$build/fuzz-config"
+  "$build/libProfiles.a" "$build/libModbusCore.a" "$build/libYams.a" "$build/libCYaml.a" "$build/libSunSpec.a" -lmodbus -o "$build/fuzz-config"
 # Seed corpus: every fixture under each selector.
 if [ -z "$(ls -A fuzz/corpus-run)" ]; then
   i=0

@@ -8,7 +8,7 @@ import Synchronization
 /// What the SunSpec export serves, by export unit id: each device's SunSpec map relocated to a
 /// standard one (`SunS` at 40000, its models, the end marker), updated on each poll. Reads are
 /// answered from memory and never wait for a device; a device that is offline answers 0x0B.
-public final class ExportStore: RegisterSource, @unchecked Sendable {
+public final class ExportStore: RegisterSource, Sendable {
     private struct Entry {
         var image: RegisterImage?
         var online = false

@@ -60,7 +60,7 @@ struct ProfileStrategy: PollStrategy {
             for block in plan {
                 do {
                     let values = try await reader.readRetrying(
-                        unit: config.unit, address: block.start, count: block.count, kind: block.function == .holding ? .holding : .input,
+                        unit: config.unit, address: block.start, count: block.count, kind: block.function,
                         timeout: config.timeout, busyRetries: Session.busyRetries, clocks: clocks)
                     let b = RegisterImage.Block(start: block.start, registers: values)
                     if block.function == .holding { registers.holding.insert(b) } else { registers.input.insert(b) }

@@ -102,18 +102,25 @@ public struct StreamServer: Service {
 
 /// One subscriber connection: a bounded queue of records. A subscriber whose queue grows past the
 /// limit is disconnected; it never slows polling or the other subscribers.
-final class SubscriberConnection: Subscriber, @unchecked Sendable {
+final class SubscriberConnection: Subscriber, Sendable {
+    /// What the connection's event loop keeps: bytes queued and not yet written, and whether it is closed.
+    private struct State {
+        var pending = 0
+        var closed = false
+    }
+
     private let channel: Channel
     private let limit: Int
     private let logger: Logger
-    // Touched on the channel's event loop only:
-    private var pending = 0
-    private var closed = false
+    /// Read and written on the channel's event loop only (checked: the box traps anywhere else).
+    private let state: NIOLoopBoundBox<State>
 
+    /// Creates the connection; called on the channel's event loop.
     init(channel: Channel, limit: Int, logger: Logger) {
         self.channel = channel
         self.limit = limit
         self.logger = logger
+        self.state = NIOLoopBoundBox(State(), eventLoop: channel.eventLoop)
     }
 
     func send(_ buffer: ByteBuffer) {
@@ -122,29 +129,32 @@ final class SubscriberConnection: Subscriber, @unchecked Sendable {
 
     func sendSnapshot(_ parts: [ByteBuffer]) {
         channel.eventLoop.execute {
-            guard !self.closed else { return }
+            guard !self.state.value.closed else { return }
             for part in parts { self.channel.write(part, promise: nil) }
             self.channel.flush()
         }
     }
 
+    /// On the event loop: queues the buffer, or disconnects a subscriber past its limit.
     private func write(_ buffer: ByteBuffer) {
-        guard !closed else { return }
+        guard !state.value.closed else { return }
         let size = buffer.readableBytes
+        let pending = state.value.pending
         if pending + size > limit {
-            closed = true
+            state.value.closed = true
             logger.warning("subscriber too slow: disconnected", metadata: ["queued": "\(pending)"])
             channel.close(promise: nil)
             return
         }
-        pending += size
-        channel.writeAndFlush(buffer).whenComplete { _ in self.pending -= size }
+        state.value.pending += size
+        // The write's future completes on the channel's event loop.
+        channel.writeAndFlush(buffer).whenComplete { _ in self.state.value.pending -= size }
     }
 
     func finish() {
         channel.eventLoop.execute {
-            guard !self.closed else { return }
-            self.closed = true
+            guard !self.state.value.closed else { return }
+            self.state.value.closed = true
             // Completes once everything queued before it is written.
             self.channel.writeAndFlush(ByteBuffer()).whenComplete { _ in self.channel.close(promise: nil) }
         }

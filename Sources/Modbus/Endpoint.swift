@@ -70,14 +70,3 @@ public struct SerialSettings: Sendable, Hashable {
         return baud > 19200 ? .microseconds(1750) : .microseconds(Int64((seconds * 1_000_000).rounded(.up)))
     }
 }
-
-/// Which registers a read addresses.
-public enum RegisterKind: String, Sendable, Hashable {
-    /// Holding registers, function 3.
-    case holding
-    /// Input registers, function 4.
-    case input
-
-    /// The Modbus function code of a read.
-    public var function: Int { self == .holding ? 3 : 4 }
-}

@@ -6,7 +6,7 @@ import Synchronization
 /// (libmodbus drops RTU requests for other units before the caller sees them). Replies are built
 /// by `ModbusResponder`, as on TCP; a dropped line (a pty whose other end went away) is reopened after a pause
 /// instead of spinning.
-public final class ModbusRTUServer: @unchecked Sendable {
+public final class ModbusRTUServer: Sendable {
     /// The serial line.
     public let settings: SerialSettings
     /// The unit id served.
@@ -100,7 +100,11 @@ public final class ModbusRTUServer: @unchecked Sendable {
 }
 
 /// A libmodbus context handed to the one thread that will use it.
-struct UncheckedPointer: @unchecked Sendable {
+///
+/// `@unchecked` is sound because of how `start` uses it: the context is opened there, wrapped, and
+/// from then on touched only by the serving thread (which also frees it); `start` keeps no other
+/// reference. The compiler cannot see that hand-off (a `Thread` block is `@Sendable`), hence the wrapper.
+private struct UncheckedPointer: @unchecked Sendable {
     let pointer: OpaquePointer
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }

@@ -18,7 +18,7 @@ public struct ReadFrame: Sendable, Equatable {
     /// Creates a request.
     public init(unit: UInt8, kind: RegisterKind, address: Int, count: Int, transaction: UInt16 = 0) {
         self.unit = unit
-        self.function = UInt8(kind.function)
+        self.function = UInt8(kind.functionCode)
         self.address = address
         self.count = count
         self.transaction = transaction

@@ -1,3 +1,5 @@
+import ModbusCore
+
 extension Profile {
     /// The reads one poll makes: the profile's fixed blocks, or its registers merged.
     /// `maxGap` overrides the profile's (0: read only registers a source uses, for a device that
@@ -7,7 +9,7 @@ extension Profile {
         let gap = maxGap ?? profile.defaults.maxGap
         if !profile.defaults.blocks.isEmpty { return profile.defaults.blocks }
         let limit = min(maxRegisters, profile.defaults.maxRegisters)
-        var ranges: [(VendorFunction, Range<Int>)] = []
+        var ranges: [(RegisterKind, Range<Int>)] = []
         func add(_ source: PointSource) {
             switch source {
             case .register(let r): ranges += r.allRegisters.map { (r.function, $0) }
@@ -20,7 +22,7 @@ extension Profile {
             for instances in model.groups.values { for sources in instances { sources.values.forEach(add) } }
         }
         var blocks: [ReadBlock] = []
-        for function in [VendorFunction.holding, .input] {
+        for function in [RegisterKind.holding, .input] {
             let sorted = ranges.filter { $0.0 == function }.map(\.1).sorted { $0.lowerBound < $1.lowerBound }
             var current: Range<Int>?
             for r in sorted {

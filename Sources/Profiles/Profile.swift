@@ -1,3 +1,4 @@
+import ModbusCore
 import SunSpec
 
 /// A declarative map of a vendor's (non-SunSpec) register table onto SunSpec models.
@@ -26,7 +27,7 @@ public struct ProfileDefaults: Sendable, Equatable {
     /// Unit id (a device's config may override it).
     public var unit: Int = 1
     /// Holding (function 3) or input (function 4) registers.
-    public var function: VendorFunction = .holding
+    public var function: RegisterKind = .holding
     /// Word order of values of more than one register.
     public var wordOrder: WordOrder = .highFirst
     /// Most registers per read.
@@ -37,11 +38,13 @@ public struct ProfileDefaults: Sendable, Equatable {
     public var maxGap: Int = 16
 }
 
-/// Function code of a vendor read.
-public enum VendorFunction: String, Sendable, Equatable {
-    case holding, input
-    /// Modbus function code.
-    public var code: Int { self == .holding ? 3 : 4 }
+/// The registers a vendor read addresses: Modbus's `RegisterKind` (`holding` or `input` in YAML), under
+/// the name the profile readers still use.
+public typealias VendorFunction = RegisterKind
+
+extension RegisterKind {
+    /// The function code, under the name the profile readers still use.
+    var code: Int { functionCode }
 }
 
 /// Order of the 16-bit words of a 32- or 64-bit value.
@@ -59,10 +62,10 @@ public struct ReadBlock: Sendable, Equatable, Hashable {
     /// Registers.
     public var count: Int
     /// Function.
-    public var function: VendorFunction
+    public var function: RegisterKind
 
     /// Creates a block.
-    public init(start: Int, count: Int, function: VendorFunction) {
+    public init(start: Int, count: Int, function: RegisterKind) {
         self.start = start
         self.count = count
         self.function = function
@@ -106,7 +109,7 @@ public struct VendorRegister: Sendable, Equatable {
     /// Registers of a string.
     public var size: Int
     /// Function.
-    public var function: VendorFunction
+    public var function: RegisterKind
     /// Word order.
     public var wordOrder: WordOrder
     /// Multiplier to SunSpec units (0.1 for a value in tenths).
@@ -164,7 +167,7 @@ public struct BitSource: Sendable, Equatable {
     /// The vendor register (0-based).
     public var address: Int
     /// Its function.
-    public var function: VendorFunction
+    public var function: RegisterKind
     /// Vendor type (u16 or u32 bitfield).
     public var type: VendorType
     /// Word order of a u32.

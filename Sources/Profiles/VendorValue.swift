@@ -1,3 +1,4 @@
+import ModbusCore
 import SunSpec
 
 /// A vendor point's value in SunSpec terms.
@@ -23,10 +24,10 @@ public struct VendorRegisters: Sendable {
         self.input = input
     }
 
-    func image(_ function: VendorFunction) -> RegisterImage { function == .holding ? holding : input }
+    func image(_ function: RegisterKind) -> RegisterImage { function == .holding ? holding : input }
 
     /// The words of a register range in value order (most significant first), or nil if not all there.
-    func words(_ function: VendorFunction, _ address: Int, _ count: Int, _ order: WordOrder) -> [UInt16]? {
+    func words(_ function: RegisterKind, _ address: Int, _ count: Int, _ order: WordOrder) -> [UInt16]? {
         let window = image(function).window(start: address, count: count)
         guard window.missing == nil else { return nil }
         let words = Array(window.values)

@@ -68,7 +68,7 @@ enum BenchGateway {
 }
 
 /// Reads a stream socket on a thread of its own, counting readings and their latency.
-final class LatencyReader: @unchecked Sendable {
+final class LatencyReader: Sendable {
     struct Counts {
         var readings = 0
         var latencies: [Double] = []

@@ -46,7 +46,8 @@ struct ProfileCommand: ParsableCommand {
             )
             print("read plan:")
             for block in profile.readPlan() {
-                print("  function \(block.function.code)  \(block.start)...\(block.start + block.count - 1)  (\(block.count) registers)")
+                let last = block.start + block.count - 1
+                print("  function \(block.function.functionCode)  \(block.start)...\(last)  (\(block.count) registers)")
             }
             for model in profile.models {
                 print("model \(model.definition.id) \(model.definition.name):")
@@ -71,7 +72,7 @@ struct ProfileCommand: ParsableCommand {
             case .constant(.text(let t)): return "constant \"\(t)\""
             case .bits(let bits): return bits.map { "bit \($0.bit) of \($0.address) -> bit \($0.to)" }.joined(separator: ", ")
             case .register(let r):
-                var text = "fc\(r.function.code) \(r.address) \(r.type.rawValue)"
+                var text = "fc\(r.function.functionCode) \(r.address) \(r.type.rawValue)"
                 if r.type.registerCount(size: r.size) > 1 && r.type != .string { text += " \(r.wordOrder.rawValue)" }
                 if r.scale != 1 { text += " x\(r.scale)" }
                 if r.offset != 0 { text += " +\(r.offset)" }

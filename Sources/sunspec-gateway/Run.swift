@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `sunspec-gateway run --config FILE`: polls the configured devices and streams their readings.
 struct Run: AsyncParsableCommand {
@@ -67,15 +68,17 @@ func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any 
 }
 
 /// Copies what the gateway's own socket serves to standard output, as any subscriber would see it.
-final class SocketMirror: @unchecked Sendable {
+final class SocketMirror: Sendable {
     let path: String
     private let done = DispatchSemaphore(value: 0)
-    private var started = false
+    /// Set by `start` (the stream's ready callback) and read by `wait` (after the group ran), on other tasks.
+    private let started = Atomic<Bool>(false)
 
     init(path: String) { self.path = path }
 
+    /// Connects on a thread of its own and copies until the stream ends (once; later calls do nothing).
     func start() {
-        started = true
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
             defer { done.signal() }
             guard let fd = UnixSocket.connect(path) else { return }
@@ -99,7 +102,7 @@ final class SocketMirror: @unchecked Sendable {
 
     /// Waits (at most 2 s) until the stream ended and everything was copied.
     func wait() {
-        guard started else { return }
+        guard started.load(ordering: .acquiring) else { return }
         _ = done.wait(timeout: .now() + 2)
     }
 }

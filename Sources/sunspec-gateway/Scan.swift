@@ -68,7 +68,7 @@ struct Scan: AsyncParsableCommand {
         if let dump {
             let capture = Capture(device: name, unit: unit, captured: captured, image: mapOnly(map), location: dump)
             do {
-                try (CaptureJSON.encode(capture, function: kind.function) + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
+                try (CaptureJSON.encode(capture, function: kind.functionCode) + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
             } catch {
                 printError("\(dump): \(error.localizedDescription)")
                 throw ExitCode(73)
@@ -96,7 +96,7 @@ struct Scan: AsyncParsableCommand {
         for block in profile.readPlan(maxRegisters: maxRegisters) {
             do {
                 let values = try await modbus.read(
-                    unit: unitID, address: block.start, count: block.count, kind: block.function == .holding ? .holding : .input)
+                    unit: unitID, address: block.start, count: block.count, kind: block.function)
                 let b = RegisterImage.Block(start: block.start, registers: values)
                 if block.function == .holding { registers.holding.insert(b) } else { registers.input.insert(b) }
             } catch {

@@ -9,7 +9,7 @@ import Testing
 
 /// A reader that misbehaves on command: busy for the next reads, refusing reads larger than a
 /// limit (exception 3) for a while, refusing given registers (exception 2).
-final class FaultyReader: RegisterReader, @unchecked Sendable {
+final class FaultyReader: RegisterReader, Sendable {
     struct Faults {
         var busyReads = 0
         var refuseAbove: Int?

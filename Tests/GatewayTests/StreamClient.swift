@@ -1,13 +1,15 @@
 import Foundation
+import Synchronization
 
 /// A plain Unix-socket subscriber for tests: connects, reads NDJSON lines. Its waits run on a
 /// thread of their own, never on Swift's cooperative pool (which the gateway under test needs).
-final class StreamClient: @unchecked Sendable {
-    private(set) var fd: Int32
-    private var pending: [UInt8] = []
+final class StreamClient: Sendable {
+    private let fd: Int32
+    /// Bytes read past the last line returned.
+    private let pending = Mutex<[UInt8]>([])
 
     init?(path: String) {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
@@ -19,15 +21,14 @@ final class StreamClient: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         if rc != 0 {
-            // deinit runs for a class whose failable init fails once every property is set: close
-            // here once and leave nothing for it (a second close could take another thread's file).
+            // Failing before `self.fd` is set: deinit does not run, so this is the only close.
             close(fd)
-            fd = -1
             return nil
         }
+        self.fd = fd
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { close(fd) }
 
     /// The next line, or nil at end of stream or after `timeout`.
     func line(timeout: Duration = .seconds(5)) async -> String? {
@@ -43,11 +44,12 @@ final class StreamClient: @unchecked Sendable {
     private func blockingLine(timeout: Duration) -> String? {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let nl = pending.firstIndex(of: 0x0A) {
-                let line = String(decoding: pending[..<nl], as: UTF8.self)
-                pending.removeSubrange(...nl)
-                return line
+            let line: String? = pending.withLock { pending in
+                guard let nl = pending.firstIndex(of: 0x0A) else { return nil }
+                defer { pending.removeSubrange(...nl) }
+                return String(decoding: pending[..<nl], as: UTF8.self)
             }
+            if let line { return line }
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return nil }
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -56,7 +58,7 @@ final class StreamClient: @unchecked Sendable {
             var buffer = [UInt8](repeating: 0, count: 65536)
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             guard n > 0 else { return nil }
-            pending += buffer[0..<n]
+            pending.withLock { $0 += buffer[0..<n] }
         }
     }
 

@@ -18,7 +18,7 @@ func fixtureImage(_ name: String) throws -> RegisterImage {
 }
 
 /// Counts the transactions made through a reader, and can refuse reads larger than a limit.
-final class CountingReader: RegisterReader, @unchecked Sendable {
+final class CountingReader: RegisterReader, Sendable {
     let inner: any RegisterReader
     let refuseAbove: Int?
     private let count = Atomic<Int>(0)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -7,13 +8,16 @@ import Foundation
 /// A Modbus TCP server of our own, on raw sockets, that answers the way broken devices do: its
 /// `answer` closure turns each request ADU into the bytes sent back (none, one frame, two frames).
 /// One client at a time, on a thread of its own.
-final class RogueServer: @unchecked Sendable {
+final class RogueServer: Sendable {
+    private struct State {
+        var stopped = false
+        var requestCount = 0
+    }
+
     let port: Int
     private let listener: Int32
     private let answer: @Sendable (_ request: [UInt8], _ index: Int) -> [UInt8]
-    private let lock = NSLock()
-    private var stopped = false
-    private var requestCount = 0
+    private let state = Mutex(State())
 
     /// Registers served: register `a` holds `value(a)`.
     static func value(_ address: Int) -> UInt16 { UInt16(truncatingIfNeeded: address &* 7 &+ 3) }
@@ -56,23 +60,23 @@ final class RogueServer: @unchecked Sendable {
     }
 
     /// Requests received.
-    var requests: Int { lock.withLock { requestCount } }
+    var requests: Int { state.withLock { $0.requestCount } }
 
     func stop() {
-        lock.withLock { stopped = true }
+        state.withLock { $0.stopped = true }
         Glibc.shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
 
     private func serve() {
-        while !lock.withLock({ stopped }) {
+        while !state.withLock({ $0.stopped }) {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { return }
             var buffer = [UInt8](repeating: 0, count: 12)
             while recv(client, &buffer, 12, Int32(MSG_WAITALL)) == 12 {
-                let index = lock.withLock {
-                    requestCount += 1
-                    return requestCount - 1
+                let index = state.withLock {
+                    $0.requestCount += 1
+                    return $0.requestCount - 1
                 }
                 let out = answer(buffer, index)
                 if !out.isEmpty { _ = Glibc.send(client, out, out.count, Int32(MSG_NOSIGNAL)) }

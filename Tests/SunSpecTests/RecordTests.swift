@@ -22,6 +22,25 @@ struct RecordTests {
                 + "\n")
     }
 
+    /// The buffer is `~Copyable`: a copy that could write into the original's memory does not
+    /// compile, so only its growing and reuse are left to test.
+    @Test("the buffer keeps its bytes when it grows, and is reused after removeAll")
+    func bufferGrowsAndIsReused() {
+        var buffer = JSONBuffer(capacity: 1)
+        var expected: [UInt8] = []
+        for i in 0..<500 {
+            buffer.int(Int64(i) - 250)
+            buffer.byte(UInt8(ascii: ","))
+            expected += Array("\(i - 250),".utf8)
+        }
+        #expect(buffer.bytes == expected)
+        #expect(buffer.withBytes { Array($0) } == expected)
+        buffer.removeAll()
+        buffer.string("a\"b")
+        #expect(buffer.count == 6)
+        #expect(String(decoding: buffer.bytes, as: UTF8.self) == #""a\"b""#)
+    }
+
     @Test("strings are escaped as JSON")
     func escaping() throws {
         let regs = try registers(1, ["Mn": .string("A\"B\\C\u{1}")])

@@ -1,20 +1,10 @@
 /// A growing UTF-8 buffer that JSON records are written into, fast and without Foundation.
 ///
 /// Writes go straight to memory it owns (no per-append uniqueness or bounds bookkeeping of an
-/// Array): records are written for every poll of every device, so this is a hot path.
-public struct JSONBuffer: @unchecked Sendable {
-    /// Owns the memory; replaced when the buffer grows, freed with the last copy.
-    private final class Storage {
-        let base: UnsafeMutablePointer<UInt8>
-        let capacity: Int
-        init(capacity: Int) {
-            self.capacity = capacity
-            base = .allocate(capacity: capacity)
-        }
-        deinit { base.deallocate() }
-    }
-
-    private var storage: Storage
+/// Array): records are written for every poll of every device, so this is a hot path. The buffer is
+/// `~Copyable`: it is the one owner of its memory, so no copy can write into another's bytes (the
+/// compiler refuses a copy); writers take it `inout`, and the memory is freed when it goes away.
+public struct JSONBuffer: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
     private var capacity: Int
     /// Bytes written so far.
@@ -22,22 +12,22 @@ public struct JSONBuffer: @unchecked Sendable {
 
     /// An empty buffer with room for `capacity` bytes to start with.
     public init(capacity: Int = 4096) {
-        storage = Storage(capacity: max(capacity, 64))
-        base = storage.base
-        self.capacity = storage.capacity
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
     }
+
+    deinit { base.deallocate() }
 
     /// A copy of the bytes written so far.
     public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 
     /// The bytes written so far, without copying, for the duration of `body`.
     public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try withExtendedLifetime(storage) { try body(UnsafeRawBufferPointer(start: base, count: count)) }
+        try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
     /// Forgets what was written, keeping the memory.
     public mutating func removeAll() {
-        if !isKnownUniquelyReferenced(&storage) { grow(to: capacity) }
         count = 0
     }
 
@@ -47,10 +37,10 @@ public struct JSONBuffer: @unchecked Sendable {
     }
 
     private mutating func grow(to newCapacity: Int) {
-        let bigger = Storage(capacity: newCapacity)
-        bigger.base.update(from: base, count: count)
-        storage = bigger
-        base = bigger.base
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        bigger.moveInitialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
         capacity = newCapacity
     }
 
