@@ -11,8 +11,18 @@ public protocol Subscriber: AnyObject, Sendable {
     /// Queues the snapshot a new subscriber starts with, in parts: always delivered, whatever its
     /// size (the queue limit is for a backlog building up after it).
     func sendSnapshot(_ parts: [ByteBuffer])
-    /// Writes what is queued, then ends the subscription (shutdown).
-    func finish()
+    /// Writes what is queued, then ends the subscription (shutdown); returns once it has ended.
+    func finish() async
+}
+
+/// What became of a subscription.
+public enum Subscription: Sendable, Equatable {
+    /// Subscribed: the snapshot is on its way, live records follow.
+    case subscribed
+    /// Refused: `limit` subscribers are connected already (nothing was sent).
+    case full
+    /// Refused: the stream has ended (shutdown).
+    case ended
 }
 
 /// The fan-out at the heart of the stream, and the stream's sink: it renders each event into its
@@ -46,16 +56,13 @@ public final class Hub: GatewaySink {
     public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
 
     /// Adds a subscriber and sends it, in order: hello, each device's status, the meta records, the
-    /// latest readings. Live records follow with no gap and no repeat. False (and nothing sent) when
-    /// `limit` subscribers are connected already.
+    /// latest readings. Live records follow with no gap and no repeat. Nothing is sent when `limit`
+    /// subscribers are connected already, or the stream has ended.
     @discardableResult
-    public func subscribe(_ subscriber: any Subscriber, limit: Int = .max) -> Bool {
+    public func subscribe(_ subscriber: any Subscriber, limit: Int = .max) -> Subscription {
         state.withLock { s in
-            guard !s.finished else {
-                subscriber.finish()
-                return true
-            }
-            guard s.subscribers.count < limit else { return false }
+            guard !s.finished else { return .ended }
+            guard s.subscribers.count < limit else { return .full }
             // References to the rendered records, in order: no rendering and no copying here.
             var parts = [hello]
             for device in devices { if let status = s.status[device] { parts.append(status) } }
@@ -63,7 +70,7 @@ public final class Hub: GatewaySink {
             for device in devices { parts += Self.inOrder(s.readings[device]) }
             subscriber.sendSnapshot(parts)
             s.subscribers[ObjectIdentifier(subscriber)] = subscriber
-            return true
+            return .subscribed
         }
     }
 
@@ -81,14 +88,17 @@ public final class Hub: GatewaySink {
         }
     }
 
-    /// Ends every subscription after its last lines; later subscribers are turned away.
-    public func finish() {
+    /// Ends every subscription after its last lines, and returns once all have ended; later
+    /// subscribers are turned away.
+    public func finish() async {
         let subscribers = state.withLock { s -> [any Subscriber] in
             s.finished = true
             defer { s.subscribers = [:] }
             return Array(s.subscribers.values)
         }
-        for sub in subscribers { sub.finish() }
+        await withDiscardingTaskGroup { group in
+            for sub in subscribers { group.addTask { await sub.finish() } }
+        }
     }
 
     // MARK: - Publishing

@@ -68,12 +68,14 @@ public struct StreamServer: Service {
         ready?()
         // Serve until shutdown; then subscribers get their last lines and the socket goes away.
         try? await gracefulShutdown()
-        hub.finish()
-        try? await channel.close()
+        // No new subscribers; the ones connected get their last lines (each within `finishTimeout`).
+        do { try await channel.close() } catch { logger.warning("stream socket did not close cleanly", metadata: ["error": "\(error)"]) }
+        await hub.finish()
         unlink(path)
-        // Give the last writes a moment to leave.
-        try? await Task.sleep(for: .milliseconds(50))
     }
+
+    /// How long a subscriber has to take its last lines at shutdown before it is closed anyway.
+    static let finishTimeout = TimeAmount.seconds(1)
 
     /// Makes the folder, and removes a stale socket file; fails if a gateway answers on it.
     static func prepare(_ path: String) throws {
@@ -151,12 +153,19 @@ final class SubscriberConnection: Subscriber, Sendable {
         channel.writeAndFlush(buffer).whenComplete { _ in self.state.value.pending -= size }
     }
 
-    func finish() {
+    func finish() async {
+        let channel = channel
         channel.eventLoop.execute {
             guard !self.state.value.closed else { return }
             self.state.value.closed = true
-            // Completes once everything queued before it is written.
-            self.channel.writeAndFlush(ByteBuffer()).whenComplete { _ in self.channel.close(promise: nil) }
+            // Completes once everything queued before it is written; a subscriber that does not read
+            // is closed anyway after `finishTimeout`.
+            channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
+            channel.eventLoop.scheduleTask(in: StreamServer.finishTimeout) { channel.close(promise: nil) }
+        }
+        // Closing twice fails the second close (already closed): the close future is what counts.
+        do { try await channel.closeFuture.get() } catch {
+            logger.debug("subscriber closed with an error", metadata: ["error": "\(error)"])
         }
     }
 }
@@ -187,7 +196,13 @@ final class SubscriberHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         let connection = SubscriberConnection(channel: context.channel, limit: limit, logger: logger)
-        guard hub.subscribe(connection, limit: cap.max) else {
+        switch hub.subscribe(connection, limit: cap.max) {
+        case .subscribed:
+            break
+        case .ended:
+            context.close(promise: nil)
+            return
+        case .full:
             let refusals = cap.refusals.add(1, ordering: .relaxed).newValue
             let reason = "the gateway serves at most \(cap.max) subscribers (socket.max_subscribers)"
             if refusals == 1 || refusals % 100 == 0 {

@@ -76,7 +76,7 @@ struct ProfileOverflowLiveTests {
         let gateway = try await RunningGateway.start(settings, readers: ["meter": InProcessReader(device)])
         let store = try #require(gateway.app.exportStore)
         let recorder = Recorder()
-        #expect(gateway.hub.subscribe(recorder))
+        #expect(gateway.hub.subscribe(recorder) == .subscribed)
 
         _ = try await Self.reading(recorder, totWhInj: "12345")
 
