@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Modbus
 import ModbusNIO
+import Simulation
 
 /// `sunspec-gateway demo`: the whole gateway against a simulated battery system, no files needed.
 struct Demo: AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import Captures
 import Foundation
 import Modbus
+import Simulation
 import Synchronization
 import Testing
 

@@ -1,5 +1,6 @@
 import Captures
 import Foundation
+import Gateway
 import Logging
 import Modbus
 import Profiles
