@@ -2,6 +2,7 @@ import Captures
 import Foundation
 import Modbus
 import Simulation
+import SunSpec
 import Synchronization
 import Testing
 
