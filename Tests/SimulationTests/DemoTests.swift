@@ -1,5 +1,6 @@
 import Captures
 import Foundation
+import Gateway
 import SunSpec
 import Testing
 
@@ -27,5 +28,12 @@ struct DemoEmbeddingTests {
         let devices = DemoSystem.devices()
         #expect(devices.image(unit: 1) == (try fixtureImage("battery-inverter.json")))
         #expect(devices.image(unit: 2) == (try fixtureImage("legacy-storage.json")))
+    }
+
+    @Test("the demo's configuration loads its embedded profile for unit 3")
+    func config() throws {
+        let config = try DemoSystem.config(port: 1502, socketPath: "/tmp/demo.sock")
+        #expect(config.devices.map(\.name) == ["demo-bess", "demo-legacy", "demo-sungrow"])
+        #expect(config.devices.map { $0.profile != nil } == [false, false, true])
     }
 }
