@@ -47,6 +47,13 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        .target(
+            name: "Simulation",
+            dependencies: [
+                "SunSpec", "Captures", "Modbus", "Gateway", "Profiles",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "sunspec-gateway",
             dependencies: [
@@ -55,6 +62,7 @@ let package = Package(
                 "Modbus",
                 "ModbusNIO",
                 "Gateway",
+                "Simulation",
                 "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -63,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "sunspec-bench",
             dependencies: [
-                "SunSpec", "Captures", "Modbus", "ModbusNIO", "Gateway",
+                "SunSpec", "Captures", "Modbus", "ModbusNIO", "Gateway", "Simulation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -81,6 +89,10 @@ let package = Package(
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "SunSpec", "Captures"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Modbus", "ModbusNIO", "SunSpec", "Captures", .product(name: "NIOCore", package: "swift-nio")]),
+            dependencies: [
+                "Gateway", "Simulation", "Modbus", "ModbusNIO", "SunSpec", "Captures",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Gateway", "SunSpec", "Captures"]),
     ]
 )

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Embed the demo's captures (Fixtures/battery-inverter.json, Fixtures/legacy-storage.json,
-Fixtures/vendor/sungrow-sh.json) and the Sungrow profile into Sources/Gateway/DemoCaptures.swift, so
+Fixtures/vendor/sungrow-sh.json) and the Sungrow profile into Sources/Simulation/DemoCaptures.swift, so
 `sunspec-gateway demo` needs no files."""
 import json
 import os
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-OUT = os.path.join(ROOT, "Sources", "Gateway", "DemoCaptures.swift")
+OUT = os.path.join(ROOT, "Sources", "Simulation", "DemoCaptures.swift")
 
 
 def compact(name):

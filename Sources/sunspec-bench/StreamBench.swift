@@ -5,6 +5,7 @@ import Logging
 import Modbus
 import ModbusNIO
 import ServiceLifecycle
+import Simulation
 import SunSpec
 import Synchronization
 

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Modbus
 import ModbusNIO
+import Simulation
 
 /// `sunspec-gateway demo`: the whole gateway against a simulated battery system, no files needed.
 struct Demo: AsyncParsableCommand {
@@ -47,7 +48,7 @@ struct Demo: AsyncParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sunspec-gateway-demo-\(getpid())")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let settings = DemoSystem.config(port: port, socketPath: folder.appendingPathComponent("readings.sock").path)
+        let settings = try DemoSystem.config(port: port, socketPath: folder.appendingPathComponent("readings.sock").path)
         printError(
             "simulated battery system on 127.0.0.1:\(port) (unit 1 battery inverter, unit 2 legacy storage, unit 3 Sungrow hybrid through Profiles/sungrow-sh.yaml)"
         )

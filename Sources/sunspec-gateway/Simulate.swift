@@ -4,6 +4,7 @@ import Foundation
 import Gateway
 import Modbus
 import ModbusNIO
+import Simulation
 import SunSpec
 
 /// `sunspec-gateway simulate`: serves captures as live Modbus devices.

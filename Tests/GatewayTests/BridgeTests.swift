@@ -5,6 +5,7 @@ import Logging
 import Modbus
 import Profiles
 import ServiceLifecycle
+import Simulation
 import SunSpec
 import Testing
 
@@ -72,18 +73,5 @@ struct BridgeTests {
         #expect(
             bad?.description
                 == "\(dir.path)/bad.yaml:7: models.802.SoC.type: 'u99' is not one of u16, s16, u32, s32, u64, s64, f32, f64, string")
-    }
-}
-
-@Suite("The demo's embedded files")
-struct DemoEmbeddingTests {
-    @Test("the embedded captures and profile are the repository's (scripts/embed_demo.py was run)")
-    func inSync() throws {
-        let profile = try String(
-            contentsOf: fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/sungrow-sh.yaml"), encoding: .utf8)
-        #expect(DemoSystem.embeddedProfile == profile.trimmingCharacters(in: .newlines))
-        let devices = DemoSystem.devices()
-        #expect(devices.image(unit: 1) == (try fixtureImage("battery-inverter.json")))
-        #expect(devices.image(unit: 2) == (try fixtureImage("legacy-storage.json")))
     }
 }

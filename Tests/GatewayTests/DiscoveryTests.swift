@@ -1,5 +1,6 @@
 import Gateway
 import Modbus
+import Simulation
 import SunSpec
 import Testing
 

@@ -4,6 +4,7 @@ import Logging
 import Modbus
 import ModbusNIO
 import ServiceLifecycle
+import Simulation
 import SunSpec
 import Testing
 

@@ -3,6 +3,7 @@ import Gateway
 import Logging
 import Modbus
 import ServiceLifecycle
+import Simulation
 import SunSpec
 import Synchronization
 import Testing

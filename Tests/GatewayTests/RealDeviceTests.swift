@@ -1,6 +1,7 @@
 import Captures
 import Foundation
 import Modbus
+import Simulation
 import SunSpec
 import Synchronization
 import Testing

@@ -1,5 +1,6 @@
 import Captures
 import Foundation
+import Gateway
 import Logging
 import Modbus
 import Profiles
@@ -27,10 +28,12 @@ public enum DemoSystem {
     /// The Sungrow profile the demo embeds (Profiles/sungrow-sh.yaml).
     public static var embeddedProfile: String { DemoCaptures.sungrowProfile }
 
-    /// The configuration the demo polls: both units behind one TCP endpoint, sharing its connection.
-    public static func config(port: Int, socketPath: String) -> GatewayConfig {
+    /// The configuration the demo polls: the three units behind one TCP endpoint, sharing its
+    /// connection. Throws the embedded profile's error if it does not load (a build out of step with
+    /// Profiles/sungrow-sh.yaml).
+    public static func config(port: Int, socketPath: String) throws -> GatewayConfig {
         let endpoint = Endpoint.tcp(host: "127.0.0.1", port: port)
-        let sungrow = try? Profile.parse(DemoCaptures.sungrowProfile, file: "Profiles/sungrow-sh.yaml")
+        let sungrow = try Profile.parse(DemoCaptures.sungrowProfile, file: "Profiles/sungrow-sh.yaml")
         return GatewayConfig(
             socketPath: socketPath,
             devices: [

@@ -5,7 +5,7 @@ import Synchronization
 /// Devices served from captured register images, one per unit id: what `simulate` and `demo` serve.
 /// A register that was not captured answers exception 2 (as devices do past their map); a unit
 /// with no image answers 0x0B (gateway target failed to respond).
-public final class CaptureDevices: RegisterSource, @unchecked Sendable {
+public final class CaptureDevices: RegisterSource, Sendable {
     private let images: Mutex<[UInt8: RegisterImage]>
     private let inputs: Mutex<[UInt8: RegisterImage]>
 
@@ -41,26 +41,6 @@ public final class CaptureDevices: RegisterSource, @unchecked Sendable {
             let window = image.window(start: address, count: count)
             if window.missing != nil { return .exception(2) }
             return .registers(Array(window.values))
-        }
-    }
-}
-
-/// A `RegisterSource` read in-process, for tests and the benchmark's fleet: no sockets involved.
-public struct InProcessReader: RegisterReader {
-    let source: any RegisterSource
-
-    /// Reads from `source`.
-    public init(_ source: any RegisterSource) {
-        self.source = source
-    }
-
-    public func read(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?) async throws(ModbusError) -> [UInt16] {
-        guard (1...125).contains(count) else {
-            throw ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: "read", unit: unit, address: address)
-        }
-        switch source.read(unit: UInt8(truncatingIfNeeded: unit), kind: kind, address: address, count: count) {
-        case .registers(let r): return r
-        case .exception(let code): throw ModbusError(.exception(code), operation: "read", unit: unit, address: address)
         }
     }
 }
