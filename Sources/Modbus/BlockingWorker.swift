@@ -5,6 +5,9 @@ import Foundation
 ///
 /// A job is let go as soon as it is taken from the queue: what it captured (a link, a continuation)
 /// lives no longer than the job itself.
+///
+/// `@unchecked Sendable` is sound: every stored `var` is read and written only while `condition` is
+/// locked (a condition variable, which `Mutex` has no wait for, so the compiler cannot see the guard).
 final class BlockingWorker: @unchecked Sendable {
     /// How a job is called: in its turn on the thread, or never, because the worker stopped first.
     enum Turn: Sendable, Equatable {

@@ -16,6 +16,10 @@ import Synchronization
 /// the next one. Each reply is checked against its request (transaction id, protocol id, unit id,
 /// function code, length) and bytes left over from an earlier answer are dropped before a request, so
 /// only the answer to a request is ever taken for its registers.
+///
+/// `@unchecked Sendable` is sound: the counters are atomics, and the libmodbus context and the
+/// request state (`context`, `lastFrameEnd`, `currentTimeout`, `nextTransaction`) are touched only on
+/// the link's own thread, by the jobs of its `BlockingWorker` (and by `deinit`, once no job is left).
 public final class ModbusLink: @unchecked Sendable {
     /// Where the link goes.
     public let endpoint: Endpoint
