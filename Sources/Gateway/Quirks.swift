@@ -30,7 +30,11 @@ public struct Quirks: Sendable, Equatable {
         for id in base.ids {
             guard let definition = base.definition(for: id) else { continue }
             let adjusted = adjust(definition.group, modelID: id)
-            if let model = try? ModelDefinition(id: id, group: adjusted) { overrides[id] = model }
+            // Adjusting types and scale factors keeps sizes and names, so the definition stays valid;
+            // should it not, the model keeps its own definition rather than none.
+            do { overrides[id] = try ModelDefinition(id: id, group: adjusted) } catch {
+                assertionFailure("quirks broke model \(id): \(error)")
+            }
         }
         return ModelCatalog(overrides: overrides)
     }

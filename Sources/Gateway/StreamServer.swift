@@ -81,7 +81,9 @@ public struct StreamServer: Service {
     static func prepare(_ path: String) throws {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
-            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                throw SocketError(description: "\(folder): cannot create the socket's folder: \(error.localizedDescription)")
+            }
         }
         var info = stat()
         guard lstat(path, &info) == 0 else { return }

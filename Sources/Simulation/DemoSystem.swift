@@ -70,7 +70,7 @@ public struct AnimationService: Service {
                 for (unit, animation) in animations {
                     devices.update(unit: unit) { animation.apply(at: seconds, to: &$0) }
                 }
-                try? await Task.sleep(for: .milliseconds(500))
+                do { try await Task.sleep(for: .milliseconds(500)) } catch { return }  // cancelled: the demo is over
             }
         }
     }

@@ -63,7 +63,14 @@ struct Scan: AsyncParsableCommand {
             throw ExitCode(69)
         }
         let name = device ?? "\(link.endpoint)#\(unit)"
-        let decoded = try? DeviceDecoder.decode(map.image, base: map.base)
+        let decoded: DecodedDevice?
+        do {
+            decoded = try DeviceDecoder.decode(map.image, base: map.base)
+        } catch {
+            // The map was found but does not decode: reported without values, and said.
+            printError("\(link.endpoint): the map found does not decode: \(error)")
+            decoded = nil
+        }
         let captured = Timestamp.format(Date())
         if let dump {
             let capture = Capture(device: name, unit: unit, captured: captured, image: mapOnly(map), location: dump)

@@ -117,7 +117,7 @@ struct Simulate: AsyncParsableCommand {
         }
         let start = ContinuousClock.now
         while duration.map({ ContinuousClock.now - start < $0 }) ?? true {
-            try? await Task.sleep(for: .milliseconds(500))
+            do { try await Task.sleep(for: .milliseconds(500)) } catch { break }  // cancelled: stop serving
             let seconds = Double((ContinuousClock.now - start).components.seconds)
             for (unit, animation) in animations {
                 devices.update(unit: unit) { animation.apply(at: seconds, to: &$0) }
