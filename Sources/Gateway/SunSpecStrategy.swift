@@ -64,8 +64,11 @@ struct SunSpecStrategy: PollStrategy {
     }
 
     mutating func poll() async -> PollOutcome {
-        guard var session else { return .changed("no map") }
-        defer { self.session = session }
-        return await session.poll()
+        // Taken out while it polls, so its register image has one owner and is updated in place
+        // (a second reference would copy the whole image on the first insert of every poll).
+        guard var session = session.take() else { return .changed("no map") }
+        let outcome = await session.poll()
+        self.session = session
+        return outcome
     }
 }
