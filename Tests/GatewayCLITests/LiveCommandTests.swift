@@ -97,7 +97,7 @@ struct LiveCommandTests {
     }
 
     @Test(
-        "SIGTERM with ten devices that never answer (timeout 5 s) exits within one timeout and a second",
+        "SIGTERM with ten devices that never answer (timeout 2 s) exits within one timeout and a second",
         arguments: [10, 1])
     func sigtermSilentDevices(endpoints: Int) async throws {
         let (arrivals, arrived) = AsyncStream.makeStream(of: Void.self)
@@ -107,7 +107,7 @@ struct LiveCommandTests {
         let config = dir.appendingPathComponent("g.yaml")
         // Ten devices on ten endpoints, or ten units behind one endpoint (one link, requests queued).
         let devices = (0..<10).map { i in
-            "  - {name: silent-\(i), tcp: \"127.0.0.1:\(servers[i % endpoints].port)\", unit: \(i / endpoints + 1), timeout: 5s}\n"
+            "  - {name: silent-\(i), tcp: \"127.0.0.1:\(servers[i % endpoints].port)\", unit: \(i / endpoints + 1), timeout: 2s}\n"
         }
         try ("socket: {path: \(dir.appendingPathComponent("r.sock").path)}\ndevices:\n" + devices.joined())
             .write(to: config, atomically: true, encoding: .utf8)
@@ -129,7 +129,7 @@ struct LiveCommandTests {
         for await _ in exits { break }
         let elapsed = ContinuousClock.now - start
         #expect(gateway.terminationStatus == 0)
-        #expect(elapsed < .seconds(6), "exit took \(elapsed)")
+        #expect(elapsed < .seconds(3), "exit took \(elapsed)")
         #expect(servers.map(\.requests) == Array(repeating: 1, count: endpoints))
     }
 }
