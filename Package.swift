@@ -35,11 +35,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(name: "Profiles", dependencies: ["SunSpec", "ModbusCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "YAMLFiles", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "Profiles", dependencies: ["SunSpec", "ModbusCore", "YAMLFiles", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "Gateway",
             dependencies: [
                 "SunSpec", "Captures", "Modbus", "ModbusNIO", "Profiles",
+                "YAMLFiles",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,6 +89,7 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "SunSpec", "Captures"]),
+        .testTarget(name: "YAMLFilesTests", dependencies: ["YAMLFiles", .product(name: "Yams", package: "Yams")]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [

@@ -15,7 +15,7 @@ swiftc "${flags[@]}" -emit-library -static -emit-module -module-name SunSpec \
 swiftc "${flags[@]}" -emit-library -static -emit-module -module-name Captures \
   -emit-module-path "$build/Captures.swiftmodule" $(find Sources/Captures -name '*.swift') -o "$build/libCaptures.a"
 swiftc "${flags[@]}" fuzz/FuzzTarget.swift "$build/libCaptures.a" "$build/libSunSpec.a" -o "$build/fuzz-decode"
-# The YAML side: libyaml and Yams (from the package checkout), ModbusCore and CModbus's types, Profiles, and the
+# The YAML side: libyaml and Yams (from the package checkout), YAMLFiles, ModbusCore and CModbus's types, Profiles, and the
 # configuration files of Gateway (the rest of Gateway, NIO and all, is not needed to read a config).
 [ -d .build/checkouts/Yams ] || swift package resolve
 swiftc "${flags[@]}" -emit-library -static -emit-module -module-name ModbusCore \
@@ -28,6 +28,8 @@ ar rcs "$build/libCYaml.a" "$build"/*.o
 ymap=(-D SWIFT_PACKAGE -Xcc -DYAML_DECLARE_STATIC -Xcc -fmodule-map-file="$yams/CYaml/include/module.modulemap" -I "$yams/CYaml/include")
 swiftc "${flags[@]}" "${ymap[@]}" -emit-library -static -emit-module -module-name Yams \
   -emit-module-path "$build/Yams.swiftmodule" $(find "$yams/Yams" -name '*.swift') -o "$build/libYams.a"
+swiftc "${flags[@]}" "${ymap[@]}" -emit-library -static -emit-module -module-name YAMLFiles \
+  -emit-module-path "$build/YAMLFiles.swiftmodule" $(find Sources/YAMLFiles -name '*.swift') -o "$build/libYAMLFiles.a"
 swiftc "${flags[@]}" "${ymap[@]}" -emit-library -static -emit-module -module-name Profiles \
   -emit-module-path "$build/Profiles.swiftmodule" $(find Sources/Profiles -name '*.swift') -o "$build/libProfiles.a"
 cmap=(-Xcc -fmodule-map-file=Sources/CModbus/module.modulemap -I Sources/CModbus)
@@ -38,7 +40,7 @@ swiftc "${flags[@]}" "${ymap[@]}" "${cmap[@]}" -emit-library -static -emit-modul
   Sources/Gateway/ConfigReader+*.swift Sources/Gateway/DeviceConfig.swift Sources/Gateway/Quirks.swift \
   Sources/Gateway/DurationText.swift -o "$build/libGatewayConfigFuzz.a"
 swiftc "${flags[@]}" "${ymap[@]}" "${cmap[@]}" fuzz/FuzzConfig.swift "$build/libGatewayConfigFuzz.a" "$build/libModbus.a" \
-  "$build/libProfiles.a" "$build/libModbusCore.a" "$build/libYams.a" "$build/libCYaml.a" "$build/libSunSpec.a" -lmodbus -o "$build/fuzz-config"
+  "$build/libProfiles.a" "$build/libYAMLFiles.a" "$build/libModbusCore.a" "$build/libYams.a" "$build/libCYaml.a" "$build/libSunSpec.a" -lmodbus -o "$build/fuzz-config"
 # Seed corpus: every fixture under each selector.
 if [ -z "$(ls -A fuzz/corpus-run)" ]; then
   i=0

@@ -1,4 +1,5 @@
 import SunSpec
+import YAMLFiles
 import Yams
 
 extension ConfigReader {
@@ -14,10 +15,7 @@ extension ConfigReader {
         var quirks = Quirks()
         func flag(_ key: String) throws(ConfigError) -> Bool {
             guard let n = q[key] else { return false }
-            guard let text = n.scalar?.string, text == "true" || text == "false" else {
-                throw fail(n, "\(path).\(key)", "expected true or false")
-            }
-            return text == "true"
+            return try bool(n, "\(path).\(key)")
         }
         if let base = q["base"] { quirks.base = try integer(base, "\(path).base", 0...65533) }
         if let offset = q["unit_offset"] { quirks.unitOffset = try integer(offset, "\(path).unit_offset", -247...247) }
@@ -30,7 +28,7 @@ extension ConfigReader {
         }
         if let sfs = q["scale_factors"] {
             let m = try mapping(sfs, "\(path).scale_factors", allowed: nil)
-            for (key, value) in m {
+            for (key, _, value) in m {
                 let here = "\(path).scale_factors.\(key)"
                 let point = try self.point(key, value, here, expected: "MODEL.SF_POINT (103.W_SF)")
                 guard point.type == .sunssf else {

@@ -2,6 +2,7 @@ import Foundation
 import Modbus
 import Profiles
 import SunSpec
+import YAMLFiles
 import Yams
 
 /// The gateway's configuration, read from YAML and checked before anything starts.
@@ -45,24 +46,12 @@ public struct GatewayConfig: Sendable {
 
     /// Reads and checks a configuration file.
     public static func load(path: String) throws(ConfigError) -> GatewayConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, line: nil, path: "", message: "cannot read the file")
-        }
-        return try parse(String(decoding: data, as: UTF8.self), file: path)
+        try parse(try YAMLFile.text(atPath: path), file: path)
     }
 
     /// Parses and checks YAML text.
     public static func parse(_ yaml: String, file: String) throws(ConfigError) -> GatewayConfig {
-        if let line = YAMLAliasBudget.exceeded(yaml) {
-            throw ConfigError(file: file, line: line, path: "", message: "aliases expand to more than \(YAMLAliasBudget.limit) nodes")
-        }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ConfigError.notYAML(error, file: file, text: yaml)
-        }
-        guard let root else { throw ConfigError(file: file, line: nil, path: "", message: "the file is empty") }
+        let root = try YAMLFile.root(of: yaml, file: file)
         var reader = ConfigReader(file: file)
         var config = try reader.config(root)
         if config.export != nil {
@@ -105,48 +94,10 @@ public struct ExportSettings: Sendable, Equatable {
 /// A configuration mistake: file, line, key path and what is wrong. Exit status 78.
 public typealias ConfigError = YAMLFileError
 
-/// Walks the YAML nodes, naming the key path of every mistake.
-struct ConfigReader {
+/// Walks the configuration's YAML nodes, naming the key path of every mistake; the YAML
+/// primitives come from `YAMLReader`.
+struct ConfigReader: YAMLReader {
     let file: String
-
-    func fail(_ node: Node?, _ path: String, _ message: String) -> ConfigError {
-        ConfigError(file: file, line: node?.mark?.line, path: path, message: message)
-    }
-
-    func mapping(_ node: Node, _ path: String, allowed: Set<String>?) throws(ConfigError) -> [String: Node] {
-        guard let mapping = node.mapping else { throw fail(node, path, "expected a mapping") }
-        var out: [String: Node] = [:]
-        for (key, value) in mapping {
-            guard let name = key.string else { throw fail(key, path, "keys must be strings") }
-            let here = path.isEmpty ? name : "\(path).\(name)"
-            if let allowed, !allowed.contains(name) {
-                throw fail(key, here, "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
-            }
-            guard out[name] == nil else { throw fail(key, here, "given twice") }
-            out[name] = value
-        }
-        return out
-    }
-
-    /// The value of `key` in a mapping (for the line of a mistake), or the mapping itself.
-    func value(of key: String, in node: Node) -> Node {
-        node.mapping?.first { $0.key.string == key }?.value ?? node
-    }
-
-    func string(_ node: Node, _ path: String) throws(ConfigError) -> String {
-        guard node.null == nil, let s = node.scalar?.string, !s.isEmpty else { throw fail(node, path, "expected a string") }
-        // A name, path or host with a NUL or an escape sequence in it is a mistake (and would garble logs).
-        guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw fail(node, path, "contains a control character")
-        }
-        return s
-    }
-
-    func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int>) throws(ConfigError) -> Int {
-        guard let text = node.scalar?.string, let n = Int(text) else { throw fail(node, path, "expected an integer") }
-        guard range.contains(n) else { throw fail(node, path, "\(n) is outside \(range.lowerBound)...\(range.upperBound)") }
-        return n
-    }
 
     /// Polling intervals the gateway takes: 1 ms to a day.
     static let intervals: ClosedRange<Duration> = Duration.milliseconds(1)...Duration.seconds(86_400)

@@ -1,76 +1,26 @@
 import Foundation
 import SunSpec
+import YAMLFiles
 import Yams
 
 /// A profile mistake: file, line and key path, and what is wrong (exit status 78).
 public typealias ProfileError = YAMLFileError
 
-/// A mistake in a YAML file (a profile, a configuration): file, line and key path, and what is wrong.
-public struct YAMLFileError: Error, Sendable, CustomStringConvertible {
-    /// The file.
-    public let file: String
-    /// 1-based line, when known.
-    public let line: Int?
-    /// Key path (`models.802.SoC.type`).
-    public let path: String
-    /// What is wrong.
-    public let message: String
-
-    /// Creates an error.
-    public init(file: String, line: Int?, path: String, message: String) {
-        self.file = file
-        self.line = line
-        self.path = path
-        self.message = message
-    }
-
-    /// One line, whatever the file held: control characters (a newline in a key) are escaped and a
-    /// key path or message past 200 characters is cut.
-    public var description: String {
-        let place = line.map { "\(file):\($0)" } ?? file
-        return path.isEmpty ? "\(place): \(Self.oneLine(message))" : "\(place): \(Self.oneLine(path)): \(Self.oneLine(message))"
-    }
-
-    static func oneLine(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars.prefix(200) {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return text.unicodeScalars.count > 200 ? out + "..." : out
-    }
-}
-
 extension Profile {
     /// Reads and checks a profile file.
     public static func load(path: String, catalog: ModelCatalog = .builtin) throws(ProfileError) -> Profile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ProfileError(file: path, line: nil, path: "", message: "cannot read the file")
-        }
-        return try parse(String(decoding: data, as: UTF8.self), file: path, catalog: catalog)
+        try parse(try YAMLFile.text(atPath: path), file: path, catalog: catalog)
     }
 
     /// Parses and checks profile YAML against the model definitions.
     public static func parse(_ yaml: String, file: String, catalog: ModelCatalog = .builtin) throws(ProfileError) -> Profile {
-        if let line = YAMLAliasBudget.exceeded(yaml) {
-            throw ProfileError(file: file, line: line, path: "", message: "aliases expand to more than \(YAMLAliasBudget.limit) nodes")
-        }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ProfileError.notYAML(error, file: file, text: yaml)
-        }
-        guard let root else { throw ProfileError(file: file, line: nil, path: "", message: "the file is empty") }
         var reader = ProfileReader(file: file, catalog: catalog)
-        return try reader.profile(root)
+        return try reader.profile(try YAMLFile.root(of: yaml, file: file))
     }
 }
 
-struct ProfileReader {
+/// Reads a profile's schema; the YAML primitives come from `YAMLReader`.
+struct ProfileReader: YAMLReader {
     let file: String
     let catalog: ModelCatalog
     var defaults = ProfileDefaults()
@@ -82,58 +32,12 @@ struct ProfileReader {
         self.catalog = catalog
     }
 
-    func fail(_ node: Node?, _ path: String, _ message: String) -> ProfileError {
-        ProfileError(file: file, line: node?.mark?.line, path: path, message: message)
-    }
-
-    func mapping(_ node: Node, _ path: String, allowed: Set<String>?) throws(ProfileError) -> [(String, Node, Node)] {
-        guard let mapping = node.mapping else { throw fail(node, path, "expected a mapping") }
-        var seen = Set<String>()
-        var out: [(String, Node, Node)] = []
-        for (key, value) in mapping {
-            guard let name = key.string else { throw fail(key, path, "keys must be strings or numbers") }
-            let here = path.isEmpty ? name : "\(path).\(name)"
-            if let allowed, !allowed.contains(name) {
-                throw fail(key, here, "unknown key (known: \(allowed.sorted().joined(separator: ", ")))")
-            }
-            guard seen.insert(name).inserted else { throw fail(key, here, "given twice") }
-            out.append((name, key, value))
-        }
-        return out
-    }
-
-    func string(_ node: Node, _ path: String) throws(ProfileError) -> String {
-        guard let s = node.scalar?.string, !s.isEmpty else { throw fail(node, path, "expected a string") }
-        return s
-    }
-
-    func integer(_ node: Node, _ path: String, _ range: ClosedRange<Int64>) throws(ProfileError) -> Int64 {
-        guard let text = node.scalar?.string, let n = Self.parseInteger(text) else { throw fail(node, path, "expected an integer") }
-        guard range.contains(n) else { throw fail(node, path, "\(n) is outside \(range.lowerBound)...\(range.upperBound)") }
-        return n
-    }
-
-    func number(_ node: Node, _ path: String) throws(ProfileError) -> Double {
-        guard let text = node.scalar?.string else { throw fail(node, path, "expected a number") }
-        if let n = Self.parseInteger(text) { return Double(n) }
-        guard let d = Double(text), d.isFinite else { throw fail(node, path, "expected a number") }
-        return d
-    }
-
-    static func parseInteger(_ text: String) -> Int64? {
-        let t = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "_", with: "")
-        if t.hasPrefix("0x") || t.hasPrefix("0X") { return Int64(t.dropFirst(2), radix: 16) }
-        if t.hasPrefix("-0x") { return Int64(t.dropFirst(3), radix: 16).map { -$0 } }
-        if t.hasPrefix("0b") { return Int64(t.dropFirst(2), radix: 2) }
-        return Int64(t)
-    }
-
     // MARK: - The profile
 
     mutating func profile(_ root: Node) throws(ProfileError) -> Profile {
         let top = try mapping(root, "", allowed: ["profile", "vendor", "product", "source", "notes", "defaults", "identity", "models"])
         func required(_ key: String) throws(ProfileError) -> Node {
-            guard let node = top.first(where: { $0.0 == key })?.2 else { throw fail(root, key, "missing") }
+            guard let node = top[key] else { throw fail(root, key, "missing") }
             return node
         }
         let name = try string(try required("profile"), "profile")
@@ -143,10 +47,10 @@ struct ProfileReader {
         let vendor = try string(try required("vendor"), "vendor")
         let product = try string(try required("product"), "product")
         let source = try string(try required("source"), "source")
-        let notes = try top.first(where: { $0.0 == "notes" }).map { (n) throws(ProfileError) in try string(n.2, "notes") }
-        if let d = top.first(where: { $0.0 == "defaults" })?.2 { defaults = try readDefaults(d) }
+        let notes = try top["notes"].map { (n) throws(ProfileError) in try text(n, "notes") }
+        if let d = top["defaults"] { defaults = try readDefaults(d) }
         var identity: [String: String] = [:]
-        if let node = top.first(where: { $0.0 == "identity" })?.2 {
+        if let node = top["identity"] {
             let common = catalog.definition(for: 1)!
             for (key, keyNode, value) in try mapping(node, "identity", allowed: ["Mn", "Md", "Opt", "Vr", "SN"]) {
                 let text = try string(value, "identity.\(key)")
@@ -179,11 +83,11 @@ struct ProfileReader {
         {
             let path = "defaults.\(key)"
             switch key {
-            case "unit": d.unit = Int(try integer(value, path, 0...255))
+            case "unit": d.unit = try integer(value, path, 0...255)
             case "function": d.function = try function(value, path)
             case "word_order": d.wordOrder = try wordOrder(value, path)
-            case "max_registers": d.maxRegisters = Int(try integer(value, path, 1...125))
-            case "max_gap": d.maxGap = Int(try integer(value, path, 0...125))
+            case "max_registers": d.maxRegisters = try integer(value, path, 1...125)
+            case "max_gap": d.maxGap = try integer(value, path, 0...125)
             default:
                 guard let list = value.sequence else { throw fail(value, path, "expected a list of {start, count} blocks") }
                 for (i, block) in list.enumerated() {
@@ -197,8 +101,8 @@ struct ProfileReader {
                             guard start == nil else { throw fail(v, "\(here).\(k)", "give start (0-based) or doc (1-based), not both") }
                             start =
                                 k == "doc"
-                                ? Int(try integer(v, "\(here).doc", 1...65536)) - 1 : Int(try integer(v, "\(here).start", 0...65535))
-                        case "count": count = Int(try integer(v, "\(here).count", 1...125))
+                                ? try integer(v, "\(here).doc", 1...65536) - 1 : try integer(v, "\(here).start", 0...65535)
+                        case "count": count = try integer(v, "\(here).count", 1...125)
                         default: fn = try function(v, "\(here).function")
                         }
                     }

@@ -1,4 +1,5 @@
 import SunSpec
+import YAMLFiles
 import Yams
 
 /// The models and point sources of a profile, checked against the model definitions.
@@ -67,13 +68,12 @@ extension ProfileReader {
             try checkFits(value, point, node, path)
             return .constant(.number(value))
         }
-        let entries = try mapping(
+        let keys = try mapping(
             node, path,
             allowed: [
                 "address", "doc", "type", "size", "function", "word_order", "scale", "offset", "invert", "sentinels", "map", "flags",
                 "sign", "otherwise", "precision", "bits", "max", "min", "sum",
             ])
-        let keys = Dictionary(uniqueKeysWithValues: entries.map { ($0.0, $0.2) })
         if let bits = keys["bits"] {
             guard [.bitfield16, .bitfield32, .bitfield64].contains(point.type) else {
                 throw fail(bits, "\(path).bits", "\(point.name) is a \(point.type.rawValue), not a bitfield")
@@ -92,7 +92,7 @@ extension ProfileReader {
             guard let items = list.sequence, items.count >= 2 else {
                 throw fail(list, "\(path).\(kind.rawValue)", "expected a list of at least two addresses")
             }
-            for (i, item) in items.enumerated() { addresses.append(Int(try integer(item, "\(path).\(kind.rawValue)[\(i)]", 0...65535))) }
+            for (i, item) in items.enumerated() { addresses.append(try integer(item, "\(path).\(kind.rawValue)[\(i)]", 0...65535)) }
             aggregate = kind
         }
         if keys["address"] != nil, let doc = keys["doc"] {
@@ -105,9 +105,9 @@ extension ProfileReader {
             if let first = addresses.first {
                 first
             } else if let a = keys["address"] {
-                Int(try integer(a, "\(path).address", 0...65535))
+                try integer(a, "\(path).address", 0...65535)
             } else {
-                Int(try integer(keys["doc"]!, "\(path).doc", 1...65536)) - 1
+                try integer(keys["doc"]!, "\(path).doc", 1...65536) - 1
             }
         guard let typeNode = keys["type"] else {
             throw fail(node, "\(path).type", "missing (u16, s16, u32, s32, u64, s64, f32, f64, string)")
@@ -120,7 +120,7 @@ extension ProfileReader {
         var size = type.registerCount(size: 1)
         if type == .string {
             guard let s = keys["size"] else { throw fail(node, "\(path).size", "a string needs its size in registers") }
-            size = Int(try integer(s, "\(path).size", 1...125))
+            size = try integer(s, "\(path).size", 1...125)
             guard point.type == .string else {
                 throw fail(typeNode, "\(path).type", "a string cannot fill \(point.name), a \(point.type.rawValue)")
             }
@@ -143,11 +143,8 @@ extension ProfileReader {
             guard source.scale != 0 else { throw fail(s, "\(path).scale", "must not be 0") }
         }
         if let o = keys["offset"] { source.offset = try number(o, "\(path).offset") }
-        if let i = keys["invert"] {
-            guard let b = i.scalar?.string, ["true", "false"].contains(b) else { throw fail(i, "\(path).invert", "expected true or false") }
-            source.invert = b == "true"
-        }
-        if let p = keys["precision"] { source.precision = Int(try integer(p, "\(path).precision", -10...10)) }
+        if let i = keys["invert"] { source.invert = try bool(i, "\(path).invert") }
+        if let p = keys["precision"] { source.precision = try integer(p, "\(path).precision", -10...10) }
         if let list = keys["sentinels"] {
             guard let items = list.sequence else { throw fail(list, "\(path).sentinels", "expected a list of raw values") }
             for (k, item) in items.enumerated() {
@@ -218,9 +215,9 @@ extension ProfileReader {
                 case "address", "doc":
                     guard address == nil else { throw fail(v, "\(here).\(k)", "give address (0-based) or doc (1-based), not both") }
                     address =
-                        k == "doc" ? Int(try integer(v, "\(here).doc", 1...65536)) - 1 : Int(try integer(v, "\(here).address", 0...65535))
-                case "bit": bit = Int(try integer(v, "\(here).bit", 0...63))
-                case "to": to = Int(try integer(v, "\(here).to", 0...Int64(width - 1)))
+                        k == "doc" ? try integer(v, "\(here).doc", 1...65536) - 1 : try integer(v, "\(here).address", 0...65535)
+                case "bit": bit = try integer(v, "\(here).bit", 0...63)
+                case "to": to = try integer(v, "\(here).to", 0...(width - 1))
                 case "type":
                     let t = try string(v, "\(here).type")
                     guard let vt = VendorType(rawValue: t), [.u16, .u32, .u64].contains(vt) else {

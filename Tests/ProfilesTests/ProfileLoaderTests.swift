@@ -164,14 +164,3 @@ struct ProfileYAMLProblemTests {
         }
     }
 }
-
-@Suite("YAML file errors stay one line")
-struct YAMLFileErrorLineTests {
-    @Test("a key with newlines (found by make fuzz) is escaped; a long one is cut")
-    func escaped() {
-        let error = YAMLFileError(file: "f.yaml", line: 1, path: "socket.a\n\nb", message: "unknown key")
-        #expect(error.description == "f.yaml:1: socket.a\\u{a}\\u{a}b: unknown key")
-        let long = YAMLFileError(file: "f.yaml", line: 2, path: String(repeating: "k", count: 500), message: "m")
-        #expect(long.description == "f.yaml:2: \(String(repeating: "k", count: 200))...: m")
-    }
-}

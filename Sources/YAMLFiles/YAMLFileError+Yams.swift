@@ -3,7 +3,7 @@ import Yams
 extension YAMLFileError {
     /// One line for a YAML file Yams cannot read: the file, the line, and the problem without the
     /// context Yams quotes (several lines of the file).
-    public static func notYAML(_ error: any Error, file: String, text: String) -> YAMLFileError {
+    static func notYAML(_ error: any Error, file: String, text: String) -> YAMLFileError {
         guard let yaml = error as? YamlError else {
             return YAMLFileError(file: file, line: nil, path: "", message: "not valid YAML: \(error)")
         }
