@@ -38,15 +38,6 @@ public struct ProfileDefaults: Sendable, Equatable {
     public var maxGap: Int = 16
 }
 
-/// The registers a vendor read addresses: Modbus's `RegisterKind` (`holding` or `input` in YAML), under
-/// the name the profile readers still use.
-public typealias VendorFunction = RegisterKind
-
-extension RegisterKind {
-    /// The function code, under the name the profile readers still use.
-    var code: Int { functionCode }
-}
-
 /// Order of the 16-bit words of a 32- or 64-bit value.
 public enum WordOrder: String, Sendable, Equatable {
     /// Most significant word first (big-endian; Modbus custom).

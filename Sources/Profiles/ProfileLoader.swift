@@ -1,4 +1,5 @@
 import Foundation
+import ModbusCore
 import SunSpec
 import YAMLFiles
 import Yams
@@ -25,7 +26,7 @@ struct ProfileReader: YAMLReader {
     let catalog: ModelCatalog
     var defaults = ProfileDefaults()
     /// Every register range read, for the overlap check.
-    var ranges: [(function: VendorFunction, range: Range<Int>, type: VendorType, path: String, node: Node)] = []
+    var ranges: [(function: RegisterKind, range: Range<Int>, type: VendorType, path: String, node: Node)] = []
 
     init(file: String, catalog: ModelCatalog) {
         self.file = file
@@ -117,9 +118,9 @@ struct ProfileReader: YAMLReader {
         return d
     }
 
-    func function(_ node: Node, _ path: String) throws(ProfileError) -> VendorFunction {
+    func function(_ node: Node, _ path: String) throws(ProfileError) -> RegisterKind {
         let text = try string(node, path)
-        guard let f = VendorFunction(rawValue: text) else { throw fail(node, path, "'\(text)' is not holding or input") }
+        guard let f = RegisterKind(rawValue: text) else { throw fail(node, path, "'\(text)' is not holding or input") }
         return f
     }
 

@@ -259,7 +259,7 @@ extension ProfileReader {
 
     /// Two sources may read the same registers the same way; ranges that overlap otherwise are a mistake.
     func checkOverlaps() throws(ProfileError) {
-        let sorted = ranges.sorted { ($0.function.code, $0.range.lowerBound) < ($1.function.code, $1.range.lowerBound) }
+        let sorted = ranges.sorted { ($0.function.functionCode, $0.range.lowerBound) < ($1.function.functionCode, $1.range.lowerBound) }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.function == b.function && a.range.overlaps(b.range) {
             if a.range == b.range && a.type == b.type { continue }
             throw fail(
