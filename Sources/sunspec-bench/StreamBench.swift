@@ -90,24 +90,28 @@ final class LatencyReader: Sendable {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             let formatter = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+            let readingPrefix = Array(#"{"type":"reading""#.utf8)
+            let tsKey = Array(#""ts":""#.utf8)
             while true {
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n <= 0 { return }
                 let now = Date()
                 pending += buffer[0..<n]
                 var batch = Counts()
-                while let nl = pending.firstIndex(of: 0x0A) {
-                    let line = pending[..<nl]
+                // Lines are found by index and the consumed bytes dropped once per read: removing each line
+                // from the front would copy the rest every time (quadratic in what one read brings).
+                var lineStart = pending.startIndex
+                while let nl = pending[lineStart...].firstIndex(of: 0x0A) {
+                    let line = pending[lineStart..<nl]
                     // {"type":"reading","device":"..","ts":"2026-...Z",...
-                    if line.starts(with: Array(#"{"type":"reading""#.utf8)),
-                        let tsStart = line.firstRange(of: Array(#""ts":""#.utf8))?.upperBound
-                    {
+                    if line.starts(with: readingPrefix), let tsStart = line.firstRange(of: tsKey)?.upperBound {
                         batch.readings += 1
                         let text = String(decoding: line[tsStart..<(tsStart + 24)], as: UTF8.self)
                         if let ts = try? formatter.parse(text) { batch.latencies.append(now.timeIntervalSince(ts) * 1000) }
                     }
-                    pending.removeSubrange(...nl)
+                    lineStart = nl + 1
                 }
+                pending.removeSubrange(..<lineStart)
                 counts.withLock {
                     $0.readings += batch.readings
                     $0.latencies += batch.latencies
