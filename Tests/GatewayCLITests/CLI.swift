@@ -74,35 +74,10 @@ struct CLI {
         let out = Pipe()
         simulator.standardOutput = out
         try simulator.run()
-        let serving = await firstLine(of: out.fileHandleForReading) { $0.hasPrefix("serving ") }
-        try #require(serving != nil, "the simulator did not start")
+        // Its output is read (and dropped) to the end, so the simulator never blocks writing it.
+        let serving = await OutputLines(out.fileHandleForReading).wait { $0.hasPrefix("serving ") }
+        try #require(serving, "the simulator did not start")
         return simulator
-    }
-
-    /// The first line read from `handle` that matches (nil at end of file), read on a thread of its
-    /// own; whatever follows is read and dropped there, so the writer never blocks.
-    static func firstLine(of handle: FileHandle, where predicate: @escaping @Sendable (String) -> Bool) async -> String? {
-        await withCheckedContinuation { continuation in
-            Thread {
-                var pending = Data()
-                var resumed = false
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    guard !resumed else { continue }
-                    pending.append(chunk)
-                    while let nl = pending.firstIndex(of: 0x0A) {
-                        let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
-                        pending.removeSubrange(pending.startIndex...nl)
-                        if !resumed, predicate(line) {
-                            resumed = true
-                            continuation.resume(returning: line)
-                        }
-                    }
-                }
-                if !resumed { continuation.resume(returning: nil) }
-            }.start()
-        }
     }
 
     /// A new empty temporary folder.

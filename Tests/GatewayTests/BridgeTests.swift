@@ -22,10 +22,7 @@ struct BridgeTests {
             path: fixturesURL.deletingLastPathComponent().appendingPathComponent("Profiles/sungrow-sh.yaml").path)
         let config = DeviceConfig(
             name: "sungrow", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(100), profile: profile, exportUnit: 1)
-        var settings = GatewayConfig(socketPath: temporarySocketPath(), devices: [config])
-        settings.export = ExportSettings(host: "127.0.0.1", port: 0)
-        let gateway = try await RunningGateway.start(settings, readers: ["sungrow": InProcessReader(device)])
-        let store = try #require(gateway.app.exportStore)
+        let (gateway, store) = try await RunningGateway.startExporting([config], readers: ["sungrow": InProcessReader(device)])
         let path = gateway.path
         let client = try #require(StreamClient(path: path))
         let battery = json(try #require(await client.line { $0.contains("\"type\":\"reading\"") && $0.contains("\"model\":802") }))

@@ -16,11 +16,8 @@ struct ExportTests {
         let config = DeviceConfig(name: "legacy", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(100), exportUnit: 1)
         // Unit 2 is exported by a device that never answers.
         let silent = DeviceConfig(name: "silent", endpoint: .tcp(host: "sim", port: 2), exportUnit: 2)
-        var settings = GatewayConfig(socketPath: temporarySocketPath(), devices: [config, silent])
-        settings.export = ExportSettings(host: "127.0.0.1", port: 0)
-        let gateway = try await RunningGateway.start(
-            settings, readers: ["legacy": InProcessReader(legacy), "silent": InProcessReader(CaptureDevices([:]))])
-        let store = try #require(gateway.app.exportStore)
+        let (gateway, store) = try await RunningGateway.startExporting(
+            [config, silent], readers: ["legacy": InProcessReader(legacy), "silent": InProcessReader(CaptureDevices([:]))])
         let server = ModbusServer(port: 0, source: store)
         let port = try await server.start()
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port))

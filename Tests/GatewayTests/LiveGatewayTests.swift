@@ -25,6 +25,17 @@ struct RunningGateway {
         return try await start(config, readers: readers, clocks: clocks)
     }
 
+    /// Starts a gateway with the SunSpec export (on a port of its own), and returns what the export
+    /// serves beside it.
+    static func startExporting(
+        _ devices: [DeviceConfig], readers: [String: any RegisterReader]
+    ) async throws -> (RunningGateway, ExportStore) {
+        var config = GatewayConfig(socketPath: temporarySocketPath(), devices: devices)
+        config.export = ExportSettings(host: "127.0.0.1", port: 0)
+        let gateway = try await start(config, readers: readers)
+        return (gateway, try #require(gateway.app.exportStore))
+    }
+
     /// Starts the gateway of `config` (over Modbus links when `readers` is nil); returns once its
     /// socket accepts subscribers.
     static func start(

@@ -72,10 +72,7 @@ struct ProfileOverflowLiveTests {
         let device = CaptureDevices([1: RegisterImage(blocks: [.init(start: 0, registers: Self.registers(12_345))])])
         let config = DeviceConfig(
             name: "meter", endpoint: .tcp(host: "sim", port: 1), interval: .milliseconds(20), profile: profile, exportUnit: 1)
-        var settings = GatewayConfig(socketPath: temporarySocketPath(), devices: [config])
-        settings.export = ExportSettings(host: "127.0.0.1", port: 0)
-        let gateway = try await RunningGateway.start(settings, readers: ["meter": InProcessReader(device)])
-        let store = try #require(gateway.app.exportStore)
+        let (gateway, store) = try await RunningGateway.startExporting([config], readers: ["meter": InProcessReader(device)])
         let recorder = Recorder()
         #expect(gateway.hub.subscribe(recorder) == .subscribed)
 

@@ -109,7 +109,7 @@ struct LinkLifetimeTests {
             return []
         }
         defer { server.stop() }
-        let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: server.port), timeout: .seconds(5))
+        let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: server.port), timeout: .seconds(2))
         let tasks = (0..<10).map { i in
             Task { await Outcome.read(link, address: i) }
         }
@@ -124,7 +124,7 @@ struct LinkLifetimeTests {
         #expect(timedOut.count == 1)
         // Well under one timeout for the cancelled ones; the one on the wire ran to its timeout.
         #expect(cancelled.allSatisfy { $0.at - cancelledAt < .seconds(1) })
-        #expect(timedOut.allSatisfy { $0.at - cancelledAt < .seconds(6) })
+        #expect(timedOut.allSatisfy { $0.at - cancelledAt < .seconds(3) })
         await link.shutdown()
         #expect(server.requests == 1)
         #expect(link.transactions == 1)
