@@ -48,6 +48,8 @@ struct DeviceRunner: Sendable {
     let inbox: DeviceInbox
     let clocks: Clocks
     let logger: Logger
+    /// Hears of each poll, overrun and rediscovery (nil: no metrics kept).
+    var metrics: DeviceMetrics? = nil
 
     func run() async {
         var strategy = strategy
@@ -82,13 +84,18 @@ struct DeviceRunner: Sendable {
                     return
                 case .command(.rediscover(let reason)):
                     logger.notice("discovering again", metadata: ["why": "\(reason)"])
+                    metrics?.rediscovery(.requested)
                     break polling
                 case .command(.pollNow):
                     onTime = false  // an extra poll: the schedule stays as it was
                 case .tick:
                     onTime = true
                 }
-                switch await strategy.poll() {
+                let pollStart = clocks.now()
+                metrics?.pollStarted()
+                let outcome = await strategy.poll()
+                metrics?.pollEnded(duration: clocks.now() - pollStart)
+                switch outcome {
                 case .stopped:
                     return
                 case .polled(let readings, let registers):
@@ -96,17 +103,22 @@ struct DeviceRunner: Sendable {
                     if !readings.isEmpty { sink.receive(.readings(device: name, readings)) }
                 case .changed(let why):
                     logger.notice("model map changed: discovering again", metadata: ["why": "\(why)"])
+                    metrics?.rediscovery(.changed)
                     break polling
                 case .failed(let error):
                     setStatus(.offline, error: error)
                     logger.warning("device offline", metadata: ["error": "\(error)", "retry": "\(DurationText.format(backoff.current))"])
                     guard await pause(backoff.next()) else { return }
+                    metrics?.rediscovery(.failed)
                     break polling
                 }
                 guard onTime else { continue }
                 next += interval
                 let now = clocks.now()
-                if next < now { next = now }  // behind: skip the missed ticks
+                if next < now {
+                    next = now  // behind: skip the missed ticks
+                    metrics?.overrun()
+                }
             }
         }
     }

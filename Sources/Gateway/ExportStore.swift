@@ -84,10 +84,15 @@ public struct ExportService: Service {
     let server: ModbusServer
     let logger: Logger
 
-    /// An export listening on `host:port` (dotted IPv4).
-    public init(host: String, port: Int, maxConnections: Int, idleTimeout: Duration?, store: ExportStore, logger: Logger) {
+    /// An export listening on `host:port` (dotted IPv4); `metrics` counts its reads by unit,
+    /// function and result.
+    public init(
+        host: String, port: Int, maxConnections: Int, idleTimeout: Duration?, store: ExportStore, logger: Logger,
+        metrics: ExportMetrics? = nil
+    ) {
+        let source: any RegisterSource = metrics.map { CountedSource(source: store, metrics: $0) } ?? store
         server = ModbusServer(
-            host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, source: store,
+            host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, source: source,
             onEvent: { event in ExportService.log(event, logger: logger) })
         self.logger = logger
     }
@@ -115,5 +120,21 @@ public struct ExportService: Service {
         logger.info("SunSpec export listening", metadata: ["address": "\(server.host):\(server.port)"])
         try? await gracefulShutdown()
         await server.stop()
+    }
+}
+
+/// The export's source, counting each read it answers.
+struct CountedSource: RegisterSource {
+    let source: any RegisterSource
+    let metrics: ExportMetrics
+
+    func read(unit: UInt8, kind: RegisterKind, address: Int, count: Int) -> ServerReply {
+        let reply = source.read(unit: unit, kind: kind, address: address, count: count)
+        if case .registers = reply {
+            metrics.answered(unit: unit, kind: kind, ok: true)
+        } else {
+            metrics.answered(unit: unit, kind: kind, ok: false)
+        }
+        return reply
     }
 }

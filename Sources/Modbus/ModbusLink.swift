@@ -18,7 +18,7 @@ import Synchronization
 /// only the answer to a request is ever taken for its registers.
 ///
 /// `@unchecked Sendable` is sound: the counters are atomics, and the libmodbus context and the
-/// request state (`context`, `lastFrameEnd`, `currentTimeout`, `nextTransaction`) are touched only on
+/// request state (`context`, `lastFrameEnd`, `currentTimeout`, `nextTransaction`, `openedBefore`) are touched only on
 /// the link's own thread, by the jobs of its `BlockingWorker` (and by `deinit`, once no job is left).
 public final class ModbusLink: @unchecked Sendable {
     /// Where the link goes.
@@ -42,16 +42,21 @@ public final class ModbusLink: @unchecked Sendable {
     /// The descriptor number the connection lives on (below 1024, for libmodbus's select()).
     private let descriptor = LowDescriptor()
     private let defaultTimeout: Duration
+    /// Told of each open and each request, on the link's thread (nil: no one listens).
+    private let observer: (any LinkObserver)?
     // Touched on the worker thread only:
+    private var openedBefore = false
     private var context: OpaquePointer?
     private var lastFrameEnd: ContinuousClock.Instant?
     private var currentTimeout: Duration?
     private var nextTransaction: UInt16 = 0
 
-    /// Creates a link (nothing is opened until the first request).
-    public init(endpoint: Endpoint, timeout: Duration = .seconds(1)) {
+    /// Creates a link (nothing is opened until the first request); `observer` hears of each open and
+    /// each request.
+    public init(endpoint: Endpoint, timeout: Duration = .seconds(1), observer: (any LinkObserver)? = nil) {
         self.endpoint = endpoint
         self.defaultTimeout = timeout
+        self.observer = observer
         self.worker = BlockingWorker(name: "modbus \(endpoint)", stackSize: 256 * 1024)
     }
 
@@ -83,7 +88,13 @@ public final class ModbusLink: @unchecked Sendable {
                     case .run:
                         // A request answered already (its task was cancelled in the queue) is not sent.
                         guard request.start() else { return }
-                        request.finish(performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout))
+                        let started = ContinuousClock.now
+                        let result = performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout)
+                        if let observer {
+                            let error: ModbusError? = if case .failure(let e) = result { e } else { nil }
+                            observer.requestEnded(busy: .now - started, error: error)
+                        }
+                        request.finish(result)
                     }
                 }
             }, closed: closed)
@@ -306,6 +317,8 @@ public final class ModbusLink: @unchecked Sendable {
         }
         context = ctx
         lastFrameEnd = nil
+        observer?.linkOpened(first: !openedBefore)
+        openedBefore = true
         return nil
     }
 

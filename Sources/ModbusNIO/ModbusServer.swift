@@ -25,6 +25,8 @@ public final class ModbusServer: Sendable {
     public static let evictableIdle = Duration.seconds(1)
     /// Requests answered (registers or exception), for tests and benchmarks.
     public var requests: Int { connections.counter.value }
+    /// Connections open now that count towards the cap (for metrics).
+    public var connectionCount: Int { connections.registry.counted }
     /// The port listened on once started (the one asked for before).
     public var port: Int { state.withLock { $0.port } }
 
