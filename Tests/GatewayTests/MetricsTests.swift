@@ -139,10 +139,41 @@ struct MetricsTests {
         #expect(gateway.value(ok) == pollOK)
         #expect(gateway.value(#"sunspec_gateway_device_up{device="d"}"#) == 0)
         #expect(gateway.value(#"sunspec_gateway_device_state{device="d",state="offline"}"#) == 1)
+        // After the backoff the map is found again: one rediscovery for a failure.
+        await clock.sleepers(atLeast: 1)
+        clock.advance(by: .seconds(1))
+        #expect(await client.line { $0.contains("\"state\":\"discovering\"") } != nil)
+        #expect(gateway.value(#"sunspec_gateway_rediscoveries_total{device="d",reason="failed"}"#) == 1)
+        #expect(gateway.value(#"sunspec_gateway_rediscoveries_total{device="d",reason="changed"}"#) == 0)
+        // Still down: that discovery fails too.
+        #expect(await client.line { $0.contains("\"state\":\"offline\"") } != nil)
         let health = gateway.metrics.devices["d"]?.snapshot()
         #expect(health?.state == .offline)
         #expect(health?.lastError?.contains("timed out") == true)
         #expect(health?.models.first == 1 && health?.models.contains(802) == true)
+        await gateway.stop()
+    }
+
+    @Test("a poll that comes late (ticks skipped) counts one overrun; the reading age grows with the wall time")
+    func overrunAndAge() async throws {
+        let clock = ManualClock()
+        let wall = Mutex(Self.wall)
+        let config = DeviceConfig(name: "d", endpoint: .tcp(host: "sim", port: 502), interval: .seconds(1))
+        let gateway = try await MetricsGateway.start(
+            devices: [config], readers: ["d": InProcessReader(try battery())],
+            clocks: Clocks(clock, wall: { wall.withLock { $0 } }))
+        let client = Recorder()
+        gateway.app.hub.subscribe(client)
+        #expect(await client.line { $0.contains("\"state\":\"online\"") } != nil)
+        #expect(gateway.value(#"sunspec_gateway_reading_age_seconds{device="d"}"#) == 0)
+        wall.withLock { $0 += 7 }
+        #expect(gateway.value(#"sunspec_gateway_reading_age_seconds{device="d"}"#) == 7)
+        await clock.sleepers(atLeast: 1)
+        clock.advance(by: .seconds(5))
+        #expect(await client.line { $0.contains("\"type\":\"reading\"") } != nil)
+        await clock.sleepers(atLeast: 1)
+        #expect(gateway.value(#"sunspec_gateway_poll_overruns_total{device="d"}"#) == 1)
+        #expect(gateway.value(#"sunspec_gateway_reading_age_seconds{device="d"}"#) == 0)
         await gateway.stop()
     }
 
