@@ -18,6 +18,17 @@ enum RequestResult: String, CaseIterable {
     case ok, timeout, exception, io
     case badReply = "bad_reply"
 
+    /// Its place in `allCases`.
+    var index: Int {
+        switch self {
+        case .ok: 0
+        case .timeout: 1
+        case .exception: 2
+        case .io: 3
+        case .badReply: 4
+        }
+    }
+
     /// The label of a request's error (nil: it never went on the wire, or it was cancelled).
     init?(_ error: ModbusError?) {
         guard let error else {
@@ -41,8 +52,9 @@ public final class DeviceMetrics: Sendable {
     /// The device's name.
     public let device: String
     private let factory: any MetricsFactory
-    /// Requests by register kind (holding, input) and result.
-    private let requests: [RegisterKind: [RequestResult: Counter]]
+    /// Requests by register kind (holding, input) and result, at `slot(kind, result)`; nil for a
+    /// kind the device never reads.
+    private let requests: [Counter?]
     private let exceptions: Mutex<[UInt8: Counter]>
     private let pollDuration: CoreMetrics.Timer
     private let overruns: Counter
@@ -54,19 +66,19 @@ public final class DeviceMetrics: Sendable {
     private let health = Mutex(DeviceHealth())
     private let requestsInPoll = Atomic<Int>(0)
 
-    init(device: String, factory: any MetricsFactory) {
+    /// The metrics of `device`, whose requests are of `kinds` (a SunSpec device's one register kind;
+    /// both for a profile's).
+    init(device: String, kinds: [RegisterKind] = [.holding, .input], factory: any MetricsFactory) {
         self.device = device
         self.factory = factory
         let d = [("device", device)]
-        var requests: [RegisterKind: [RequestResult: Counter]] = [:]
-        for kind in [RegisterKind.holding, .input] {
+        var requests: [Counter?] = Array(repeating: nil, count: 2 * RequestResult.allCases.count)
+        for kind in kinds {
             let function = kind == .holding ? "read_holding_registers" : "read_input_registers"
-            var byResult: [RequestResult: Counter] = [:]
             for result in RequestResult.allCases {
-                byResult[result] = Counter(
+                requests[Self.slot(kind, result)] = Counter(
                     label: MetricName.requests, dimensions: d + [("function", function), ("result", result.rawValue)], factory: factory)
             }
-            requests[kind] = byResult
         }
         self.requests = requests
         exceptions = Mutex([:])
@@ -92,9 +104,13 @@ public final class DeviceMetrics: Sendable {
     /// One request of the device ended (sent and answered, or failed).
     func requestEnded(kind: RegisterKind, error: ModbusError?) {
         guard let result = RequestResult(error) else { return }
-        requests[kind]?[result]?.increment()
+        requests[Self.slot(kind, result)]?.increment()
         requestsInPoll.add(1, ordering: .relaxed)
         if let error, case .exception(let code) = error.kind { exceptionCounter(code).increment() }
+    }
+
+    private static func slot(_ kind: RegisterKind, _ result: RequestResult) -> Int {
+        (kind == .holding ? 0 : 5) + result.index  // 5 results per kind
     }
 
     /// A poll begins (the requests counted from now on are its).

@@ -51,7 +51,8 @@ public final class GatewayMetrics: Sendable {
         var devices: [String: DeviceMetrics] = [:]
         var links: [String: LinkMetrics] = [:]
         for device in config.devices {
-            devices[device.name] = DeviceMetrics(device: device.name, factory: factory)
+            let kinds: [RegisterKind] = device.profile == nil ? [device.registers] : [.holding, .input]
+            devices[device.name] = DeviceMetrics(device: device.name, kinds: kinds, factory: factory)
             let label = Self.label(device.endpoint)
             if links[label] == nil { links[label] = LinkMetrics(endpoint: label, factory: factory) }
         }
