@@ -82,6 +82,7 @@ let package = Package(
             dependencies: [
                 "SunSpec", "Captures", "Modbus", "ModbusNIO", "Gateway", "Simulation",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
