@@ -48,6 +48,8 @@ enum RequestResult: String, CaseIterable {
 /// One device's metrics, made once when the gateway is built: its handles (requests by function and
 /// result, exceptions by code, poll durations, overruns, rediscoveries, up, state, reading age, last
 /// success) and what `/status` says of it. Every call is a few atomic updates or one short lock.
+/// Exceptions by code are made at the first of each code, the reading age and last success at the
+/// first readings: until then they are absent, not 0.
 public final class DeviceMetrics: Sendable {
     /// The device's name.
     public let device: String
@@ -61,8 +63,8 @@ public final class DeviceMetrics: Sendable {
     private let rediscoveries: [RediscoveryReason: Counter]
     private let up: Meter
     private let states: [DeviceState: Meter]
-    private let readingAge: Meter
-    private let lastSuccess: Meter
+    /// The reading age and last success gauges, made at the first readings (absent before).
+    private let successGauges = Mutex<(age: Meter, last: Meter)?>(nil)
     private let health = Mutex(DeviceHealth())
     private let requestsInPoll = Atomic<Int>(0)
 
@@ -93,8 +95,6 @@ public final class DeviceMetrics: Sendable {
             uniqueKeysWithValues: [DeviceState.discovering, .online, .offline].map {
                 ($0, Meter(label: MetricName.state, dimensions: d + [("state", $0.rawValue)], factory: factory))
             })
-        readingAge = Meter(label: MetricName.readingAge, dimensions: d, factory: factory)
-        lastSuccess = Meter(label: MetricName.lastSuccess, dimensions: d, factory: factory)
         up.set(0)
         for meter in states.values { meter.set(0) }
     }
@@ -146,15 +146,25 @@ public final class DeviceMetrics: Sendable {
 
     /// Readings arrived at `time` (a discovery's or a poll's).
     func readingsArrived(at time: Date) {
-        lastSuccess.set(time.timeIntervalSince1970)
-        readingAge.set(0.0)
+        let gauges = successGauges.withLock { gauges in
+            if let gauges { return gauges }
+            let d = [("device", device)]
+            let made = (
+                age: Meter(label: MetricName.readingAge, dimensions: d, factory: factory),
+                last: Meter(label: MetricName.lastSuccess, dimensions: d, factory: factory)
+            )
+            gauges = made
+            return made
+        }
+        gauges.last.set(time.timeIntervalSince1970)
+        gauges.age.set(0.0)
         health.withLock { $0.lastSuccess = time }
     }
 
     /// Sets the reading age as of `now` (at each scrape).
     func refresh(now: Date) {
-        guard let last = health.withLock({ $0.lastSuccess }) else { return }
-        readingAge.set(max(0, now.timeIntervalSince(last)))
+        guard let last = health.withLock({ $0.lastSuccess }), let age = successGauges.withLock({ $0?.age }) else { return }
+        age.set(max(0, now.timeIntervalSince(last)))
     }
 
     /// What `/status` says of the device now.

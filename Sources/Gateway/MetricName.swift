@@ -29,7 +29,7 @@ enum MetricName {
         up: "1 when the device is online (its map found, its last poll answered), else 0.",
         state: "1 for the device's current state (discovering, online, offline), 0 for the others.",
         readingAge: "Seconds since the device's last readings (absent before the first).",
-        lastSuccess: "Unix time of the device's last readings.",
+        lastSuccess: "Unix time of the device's last readings (absent before the first).",
         requests: "Modbus requests of a device by function and result (ok, timeout, exception, io, bad_reply).",
         exceptions: "Modbus exception replies of a device by exception code.",
         requestDuration: "Time a link spent on one request (connect, line silence, send, reply), per endpoint.",

@@ -71,4 +71,36 @@ struct ServiceUnitTests {
         // Ready means serving: the stream's socket is there.
         #expect(FileManager.default.fileExists(atPath: socketPath))
     }
+
+    @Test("a metrics address already taken: exit 69 with a line naming it, as for the stream's socket")
+    func metricsPortTaken() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(fd, 1) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let folder = try CLI.temporaryDirectory()
+        let config = folder.appendingPathComponent("gateway.yaml")
+        try """
+        socket: {path: \(folder.appendingPathComponent("readings.sock").path)}
+        metrics: {listen: "127.0.0.1:\(port)"}
+        devices:
+          - {name: a, tcp: "127.0.0.1:1"}
+
+        """.write(to: config, atomically: true, encoding: .utf8)
+        let result = try await CLI.run(["run", "--config", config.path], timeout: .seconds(20))
+        #expect(result.status == 69)
+        let errors = result.stderr.split(separator: "\n").filter { $0.contains("metrics on 127.0.0.1:\(port): cannot listen") }
+        #expect(!errors.isEmpty, "\(result.stderr)")
+    }
 }
