@@ -4,14 +4,14 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 GATEWAY_DEBUG := .build/debug/sunspec-gateway
 GATEWAY_RELEASE := .build/release/sunspec-gateway
-APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll
+APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll libmosquitto-dev mosquitto
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build release demo test unit interop lint deps venv bench fuzz models clean
 
 all: build
 
-## Install what is missing: the Debian packages (libmodbus-dev, socat, mbpoll).
+## Install what is missing: the Debian packages (libmodbus-dev, socat, mbpoll, libmosquitto-dev, mosquitto).
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -23,6 +23,12 @@ let package = Package(
             pkgConfig: "libmodbus",
             providers: [.apt(["libmodbus-dev"])]
         ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SunSpec"),
         .target(name: "Captures", dependencies: ["SunSpec"]),
         .target(name: "ModbusCore"),
@@ -41,7 +47,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "SunSpec", "Captures", "Modbus", "ModbusNIO", "Profiles",
-                "YAMLFiles",
+                "YAMLFiles", "MQTT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -96,6 +102,7 @@ let package = Package(
                 "Gateway", "Simulation", "Modbus", "ModbusNIO", "SunSpec", "Captures",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Gateway", "SunSpec", "Captures"]),
     ]
 )
