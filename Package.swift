@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Simulation", "Modbus", "ModbusNIO", "SunSpec", "Captures",
+                "Gateway", "Simulation", "Modbus", "ModbusNIO", "SunSpec", "Captures", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),

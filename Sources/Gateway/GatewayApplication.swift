@@ -36,7 +36,8 @@ public struct GatewayApplication: Service {
         // (or offline) finds its export unit so already.
         var outputs: [any GatewaySink] = []
         if let exportStore { outputs.append(ExportSink(store: exportStore, devices: config.devices)) }
-        let sink = Sinks(outputs + [hub] + sinks)
+        let mqtt = config.mqtt.map { MQTTSink(settings: $0, devices: config.devices.map(\.name), logger: logger) }
+        let sink = Sinks(outputs + [hub] + (mqtt.map { [$0 as any GatewaySink] } ?? []) + sinks)
         engine =
             if let readers {
                 Engine(devices: config.devices, readers: readers, sink: sink, catalog: catalog, clocks: clocks, logger: logger)
@@ -54,7 +55,8 @@ public struct GatewayApplication: Service {
                     host: export.host, port: export.port, maxConnections: export.maxConnections, idleTimeout: export.idleTimeout,
                     store: exportStore, logger: logger))
         }
-        // Services stop in reverse order: the engine first.
+        // Services stop in reverse order: the engine first, then MQTT (the last readings go out).
+        if let mqtt { services.append(mqtt) }
         services.append(engine)
         self.services = services
     }

@@ -32,6 +32,8 @@ public struct GatewayConfig: Sendable {
     public var devices: [DeviceConfig] = []
     /// The SunSpec Modbus TCP export, if configured.
     public var export: ExportSettings?
+    /// The MQTT publisher (plain JSON topics and/or Sparkplug B), if configured.
+    public var mqtt: MQTTSettings?
 
     /// Creates a configuration.
     public init(
@@ -120,7 +122,7 @@ struct ConfigReader: YAMLReader {
     }
 
     mutating func config(_ root: Node) throws(ConfigError) -> GatewayConfig {
-        let top = try mapping(root, "", allowed: ["socket", "devices", "export"])
+        let top = try mapping(root, "", allowed: ["socket", "devices", "export", "mqtt"])
         var config = GatewayConfig()
         if let socket = top["socket"] {
             let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer", "max_subscribers"])
@@ -188,6 +190,7 @@ struct ConfigReader: YAMLReader {
             }
             config.devices.append(device)
         }
+        if let mqtt = top["mqtt"] { config.mqtt = try self.mqtt(mqtt, devices: config.devices) }
         return config
     }
 
