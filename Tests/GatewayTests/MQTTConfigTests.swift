@@ -76,7 +76,10 @@ struct MQTTConfigTests {
                 "mqtt:\n  broker: h\n  topic_prefix: s\n  buffer: {bytes: 1KiB}",
                 "f.yaml:6: mqtt.buffer.bytes: '1KiB' is not a size from 4KiB to 16GiB (64MiB, 1GiB)"
             ),
-            ("mqtt:\n  broker: h\n  topic_prefix: s\n  port: 1", "f.yaml:6: mqtt: unknown key 'port'"),
+            (
+                "mqtt:\n  broker: h\n  topic_prefix: s\n  port: 1",
+                "f.yaml:6: mqtt.port: unknown key (known: broker, buffer, client_id, keepalive, password_file, qos, sparkplug, tls, topic_prefix, username)"
+            ),
         ])
     func mistakes(yaml: String, message: String) {
         let error = #expect(throws: ConfigError.self) {
@@ -90,5 +93,10 @@ struct MQTTConfigTests {
         let yaml = "devices:\n  - {name: a/b, tcp: h}\nmqtt: {broker: h, topic_prefix: s}"
         let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
         #expect(error?.description == "f.yaml:3: mqtt: device 'a/b' cannot be a topic level (no /, + or #, not empty): rename it")
+        let named = "devices:\n  - {name: gateway, tcp: h}\nmqtt: {broker: h, topic_prefix: s}"
+        let clash = #expect(throws: ConfigError.self) { try GatewayConfig.parse(named, file: "f.yaml") }
+        #expect(
+            clash?.description
+                == "f.yaml:3: mqtt: a device named 'gateway' would share {prefix}/gateway/status with the gateway's own: rename it")
     }
 }
