@@ -25,6 +25,12 @@ let package = Package(
             pkgConfig: "libmodbus",
             providers: [.apt(["libmodbus-dev"])]
         ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(name: "MQTT", dependencies: ["CMosquitto", .product(name: "Logging", package: "swift-log")]),
         .target(name: "SunSpec"),
         .target(name: "Captures", dependencies: ["SunSpec"]),
         .target(name: "ModbusCore"),
@@ -43,7 +49,7 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "SunSpec", "Captures", "Modbus", "ModbusNIO", "Profiles",
-                "YAMLFiles",
+                "YAMLFiles", "MQTT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -101,10 +107,11 @@ let package = Package(
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Simulation", "Modbus", "ModbusNIO", "SunSpec", "Captures",
+                "Gateway", "Simulation", "Modbus", "ModbusNIO", "SunSpec", "Captures", "MQTT",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "Gateway", "SunSpec", "Captures"]),
     ]
 )

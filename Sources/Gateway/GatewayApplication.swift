@@ -52,7 +52,8 @@ public struct GatewayApplication: Service {
         var outputs: [any GatewaySink] = []
         if let exportStore { outputs.append(ExportSink(store: exportStore, devices: config.devices)) }
         if let metrics { outputs.append(MetricsSink(metrics: metrics, wall: clocks.wall)) }
-        let sink = Sinks(outputs + [hub] + sinks)
+        let mqtt = config.mqtt.map { MQTTSink(settings: $0, devices: config.devices.map(\.name), logger: logger) }
+        let sink = Sinks(outputs + [hub] + (mqtt.map { [$0 as any GatewaySink] } ?? []) + sinks)
         engine =
             if let readers {
                 Engine(
@@ -86,7 +87,8 @@ public struct GatewayApplication: Service {
                         ready.arrive()
                     }))
         }
-        // Services stop in reverse order: the engine first.
+        // Services stop in reverse order: the engine first, then MQTT (the last readings go out).
+        if let mqtt { services.append(mqtt) }
         services.append(engine)
         self.services = services
     }

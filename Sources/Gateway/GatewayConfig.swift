@@ -34,6 +34,8 @@ public struct GatewayConfig: Sendable {
     public var export: ExportSettings?
     /// Where `/metrics` and `/status` are served, if configured (`metrics: {listen: "127.0.0.1:9108"}`).
     public var metrics: MetricsSettings?
+    /// The MQTT publisher (plain JSON topics and/or Sparkplug B), if configured.
+    public var mqtt: MQTTSettings?
 
     /// Creates a configuration.
     public init(
@@ -136,7 +138,7 @@ struct ConfigReader: YAMLReader {
     }
 
     mutating func config(_ root: Node) throws(ConfigError) -> GatewayConfig {
-        let top = try mapping(root, "", allowed: ["socket", "devices", "export", "metrics"])
+        let top = try mapping(root, "", allowed: ["socket", "devices", "export", "metrics", "mqtt"])
         var config = GatewayConfig()
         if let socket = top["socket"] {
             let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer", "max_subscribers"])
@@ -205,6 +207,7 @@ struct ConfigReader: YAMLReader {
             }
             config.devices.append(device)
         }
+        if let mqtt = top["mqtt"] { config.mqtt = try self.mqtt(mqtt, devices: config.devices) }
         return config
     }
 
