@@ -28,13 +28,16 @@ public struct DeviceConfig: Sendable {
     public var quirks: Quirks
     /// The unit id of the device on the SunSpec export (nil: not exported).
     public var exportUnit: Int?
+    /// What may be written to it, and how (nil: nothing).
+    public var control: DeviceControl?
 
     /// Creates a device configuration with the defaults of the config file.
     public init(
         name: String, endpoint: Endpoint, unit: Int = 1, interval: Duration = .seconds(1), timeout: Duration = .seconds(1),
         base: Int? = nil, maxRegisters: Int = 125, models: Set<Int>? = nil, registers: RegisterKind = .holding,
-        profile: Profile? = nil, quirks: Quirks = Quirks(), exportUnit: Int? = nil
+        profile: Profile? = nil, quirks: Quirks = Quirks(), exportUnit: Int? = nil, control: DeviceControl? = nil
     ) {
+        self.control = control
         self.profile = profile
         self.quirks = quirks
         self.exportUnit = exportUnit

@@ -17,6 +17,8 @@ public struct GatewayApplication: Service {
     public let exportStore: ExportStore?
     /// The device runners.
     public let engine: Engine
+    /// The control pipeline (nil when there is no `control:`).
+    public let controller: Controller?
     let services: [any Service]
     let logger: Logger
 
@@ -36,7 +38,9 @@ public struct GatewayApplication: Service {
         // (or offline) finds its export unit so already.
         var outputs: [any GatewaySink] = []
         if let exportStore { outputs.append(ExportSink(store: exportStore, devices: config.devices)) }
-        let sink = Sinks(outputs + [hub] + sinks)
+        let outputsSink = Sinks(outputs + [hub] + sinks)
+        let observer = config.control.map { _ in ControlObserver(devices: config.devices) }
+        let sink: any GatewaySink = observer.map { Sinks([outputsSink, $0]) } ?? outputsSink
         engine =
             if let readers {
                 Engine(devices: config.devices, readers: readers, sink: sink, catalog: catalog, clocks: clocks, logger: logger)
@@ -54,8 +58,18 @@ public struct GatewayApplication: Service {
                     host: export.host, port: export.port, maxConnections: export.maxConnections, idleTimeout: export.idleTimeout,
                     store: exportStore, logger: logger))
         }
-        // Services stop in reverse order: the engine first.
+        // Services stop in reverse order: the control first (reverting live ttls through the runners),
+        // then the engine.
         services.append(engine)
+        if let settings = config.control, let observer {
+            let controller = Controller(
+                settings: settings, devices: config.devices, inboxes: engine.inboxes, observer: observer, events: outputsSink,
+                clocks: clocks, logger: logger)
+            self.controller = controller
+            services.append(ControlService(controller: controller, settings: settings, logger: logger))
+        } else {
+            controller = nil
+        }
         self.services = services
     }
 

@@ -32,6 +32,8 @@ public struct GatewayConfig: Sendable {
     public var devices: [DeviceConfig] = []
     /// The SunSpec Modbus TCP export, if configured.
     public var export: ExportSettings?
+    /// The control socket and audit, if configured.
+    public var control: ControlSettings?
 
     /// Creates a configuration.
     public init(

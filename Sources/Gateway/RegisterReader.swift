@@ -4,6 +4,8 @@ import Modbus
 public protocol RegisterReader: Sendable {
     /// Reads `count` registers (1...125) of `unit` from `address`.
     func read(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?) async throws(ModbusError) -> [UInt16]
+    /// Writes `registers` of `unit` from `address` with function 6 or 16 (never retried).
+    func write(unit: Int, address: Int, registers: [UInt16], function: WriteFunction, timeout: Duration?) async throws(ModbusError)
 }
 
 extension ModbusLink: RegisterReader {}
