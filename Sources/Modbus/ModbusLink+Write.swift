@@ -27,7 +27,9 @@ extension ModbusLink {
 
     // MARK: - On the link's thread
 
-    private func performWrite(unit: Int, address: Int, registers: [UInt16], function: WriteFunction, timeout: Duration) -> Result<Void, ModbusError> {
+    private func performWrite(
+        unit: Int, address: Int, registers: [UInt16], function: WriteFunction, timeout: Duration
+    ) -> Result<Void, ModbusError> {
         let operation = Self.operation(function)
         let most = function == .multiple ? 123 : 65536
         guard (1...most).contains(registers.count), address >= 0, address + registers.count <= 65536 else {

@@ -125,7 +125,8 @@ public final class ModbusLink: @unchecked Sendable {
     private func performRead(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration) -> Result<[UInt16], ModbusError> {
         let operation = kind == .holding ? "read holding registers" : "read input registers"
         guard (1...125).contains(count), address >= 0, address + count <= 65536 else {
-            return .failure(ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: operation, unit: unit, address: address))
+            return .failure(
+                ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: operation, unit: unit, address: address))
         }
         return ready(unit: unit, address: address, operation: operation, timeout: timeout).flatMap { wireUnit, ctx, fd in
             exchange(unit: unit, address: address, operation: operation, ctx: ctx, fd: fd) { transaction in

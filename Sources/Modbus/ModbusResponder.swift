@@ -47,7 +47,9 @@ public struct ModbusResponder: Sendable {
         }
     }
 
-    private func replyPDU(unit: UInt8, write: WriteFunction, body: some Collection<UInt8>, to writable: any WritableRegisterSource) -> [UInt8] {
+    private func replyPDU(
+        unit: UInt8, write: WriteFunction, body: some Collection<UInt8>, to writable: any WritableRegisterSource
+    ) -> [UInt8] {
         switch WriteRequest.parse(function: write, body: body) {
         case .exception(let code):
             return [write.functionCode | 0x80, code]

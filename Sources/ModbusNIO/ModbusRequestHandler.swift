@@ -55,7 +55,9 @@ final class ModbusRequestHandler: ChannelInboundHandler {
     private func answer(_ request: MBAPFrame, context: ChannelHandlerContext) {
         // The decoder guarantees a function code (length 2 at least).
         guard let writeHandler, let function = WriteFunction(rawValue: Int(request.pdu[0])) else {
-            reply(to: request, pdu: responder.replyPDU(unit: request.unit, function: request.pdu[0], body: request.pdu.dropFirst()), context: context)
+            reply(
+                to: request, pdu: responder.replyPDU(unit: request.unit, function: request.pdu[0], body: request.pdu.dropFirst()),
+                context: context)
             return
         }
         switch WriteRequest.parse(function: function, body: request.pdu.dropFirst()) {

@@ -30,7 +30,8 @@ public struct InProcessReader: RegisterReader {
         let operation = function == .multiple ? "write multiple registers" : "write single register"
         let most = function == .multiple ? 123 : 65536
         guard (1...most).contains(registers.count), address >= 0, address + registers.count <= 65536 else {
-            throw ModbusError(.invalidRequest("\(registers.count) registers at \(address)"), operation: operation, unit: unit, address: address)
+            throw ModbusError(
+                .invalidRequest("\(registers.count) registers at \(address)"), operation: operation, unit: unit, address: address)
         }
         guard let writable = source as? any WritableRegisterSource else {
             throw ModbusError(.exception(1), operation: operation, unit: unit, address: address)
