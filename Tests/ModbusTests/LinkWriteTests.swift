@@ -94,11 +94,11 @@ struct LinkWriteTests {
         let server = try RogueServer { request, _ in request }
         defer { server.stop() }
         let link = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: server.port), timeout: .milliseconds(500))
-        let task = Task {
+        let task = Task { () -> ModbusError.Kind? in
             withUnsafeCurrentTask { $0?.cancel() }
             do throws(ModbusError) {
                 try await link.write(unit: 1, address: 10, registers: [1], function: .single)
-                return ModbusError.Kind?.none
+                return nil
             } catch {
                 return error.kind
             }

@@ -22,7 +22,11 @@ final class GatedWriteHandler: ModbusWriteHandler {
     private let arrivals: AsyncStream<Call>.Continuation
     private let gates = Mutex<[CheckedContinuation<ServerWriteReply, Never>]>([])
 
-    init() { (arrived, arrivals) = AsyncStream.makeStream(of: Call.self) }
+    init() {
+        let (stream, continuation) = AsyncStream.makeStream(of: Call.self)
+        arrived = stream
+        arrivals = continuation
+    }
 
     /// Writes handed over and not answered yet.
     var pending: Int { gates.withLock { $0.count } }

@@ -97,7 +97,7 @@ struct WriteFrameTests {
         #expect(WriteRequest.parse(function: .multiple, body: [0x9D, 0x57, 0, 2, 3, 0x09, 0xC4, 0xFF]) == .exception(3))  // byte count
         #expect(WriteRequest.parse(function: .multiple, body: [0x9D, 0x57, 0, 2, 4, 0x09, 0xC4]) == .exception(3))  // short
         #expect(
-            WriteRequest.parse(function: .multiple, body: [0x9D, 0x57, 0, 124, 248] + Array(repeating: 0, count: 248)) == .exception(3))
+            WriteRequest.parse(function: .multiple, body: [0x9D, 0x57, 0, 124, 248] + [UInt8](repeating: 0, count: 248)) == .exception(3))
         #expect(WriteRequest.parse(function: .multiple, body: [0xFF, 0xFF, 0, 2, 4, 0, 1, 0, 2]) == .exception(2))
         #expect(WriteRequest(function: .single, address: 40279, registers: [2500]).replyPDU == [6, 0x9D, 0x57, 0x09, 0xC4])
         #expect(WriteRequest(function: .multiple, address: 40279, registers: [1, 2, 3]).replyPDU == [0x10, 0x9D, 0x57, 0, 3])

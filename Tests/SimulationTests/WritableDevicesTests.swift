@@ -16,7 +16,9 @@ private struct ReadOnlyReader: RegisterReader {
 struct WritableDevicesTests {
     /// Unit 1: registers 100..<110 and 200..<205.
     static func devices(writable: Bool) -> CaptureDevices {
-        let image = RegisterImage(blocks: [.init(start: 100, registers: Array(0..<10)), .init(start: 200, registers: Array(0..<5))])
+        let image = RegisterImage(blocks: [
+            .init(start: 100, registers: (0..<10).map { UInt16($0) }), .init(start: 200, registers: (0..<5).map { UInt16($0) }),
+        ])
         return CaptureDevices([1: image], writable: writable)
     }
 
