@@ -23,15 +23,18 @@ struct SimulateWritableTests {
         return values
     }
 
-    @Test("writes land in the capture's registers; without --writable, exception 1")
+    @Test("FC16 and FC6 from mbpoll land in the capture's registers; without --writable, exception 1")
     func writes() async throws {
         let port = 22000 + Int(getpid() % 1000)
         let simulator = try await CLI.simulate("Fixtures/battery-inverter.json", port: port, extra: ["--writable"])
         defer { simulator.terminate() }
         let written = try await Self.mbpoll(port, ["-r", "40004", "127.0.0.1", "4660", "22136"])
         #expect(written.status == 0, "\(written.stderr)")
-        let read = try await Self.mbpoll(port, ["-r", "40004", "-c", "2", "127.0.0.1"])
-        #expect(Self.values(read) == [40004: 4660, 40005: 22136], "\(read.stdout)")
+        // One value: mbpoll writes it with function 6.
+        let single = try await Self.mbpoll(port, ["-r", "40006", "127.0.0.1", "17"])
+        #expect(single.status == 0, "\(single.stderr)")
+        let read = try await Self.mbpoll(port, ["-r", "40004", "-c", "3", "127.0.0.1"])
+        #expect(Self.values(read) == [40004: 4660, 40005: 22136, 40006: 17], "\(read.stdout)")
         let readOnlyPort = port + 1
         let readOnly = try await CLI.simulate("Fixtures/battery-inverter.json", port: readOnlyPort)
         defer { readOnly.terminate() }
