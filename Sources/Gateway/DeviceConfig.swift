@@ -28,7 +28,7 @@ public struct DeviceConfig: Sendable {
     public var quirks: Quirks
     /// The unit id of the device on the SunSpec export (nil: not exported).
     public var exportUnit: Int?
-    /// What may be written to it, and how (nil: nothing).
+    /// What may be written to the device (nil: nothing).
     public var control: DeviceControl?
 
     /// Creates a device configuration with the defaults of the config file.
@@ -58,5 +58,8 @@ extension DeviceConfig: Equatable {
         a.name == b.name && a.endpoint == b.endpoint && a.unit == b.unit && a.interval == b.interval && a.timeout == b.timeout
             && a.base == b.base && a.maxRegisters == b.maxRegisters && a.models == b.models && a.registers == b.registers
             && a.profile?.name == b.profile?.name && a.quirks == b.quirks && a.exportUnit == b.exportUnit
+            && a.control?.allow.map(\.path) == b.control?.allow.map(\.path) && a.control?.heartbeat == b.control?.heartbeat
+            && a.control?.export == b.control?.export && a.control?.writeFunction == b.control?.writeFunction
+            && a.control?.settle == b.control?.settle
     }
 }

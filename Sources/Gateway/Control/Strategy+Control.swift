@@ -34,6 +34,15 @@ extension ProfileStrategy {
         let map = lastRegisters.map { ControlMap($0, catalog: .builtin) }
         let allow = control.allow
         return await ControlActions.perform(action, executor: executor) { path, value in
+            if path == control.heartbeat, let vendor = control.heartbeatVendor, let definition = control.heartbeatDefinition {
+                do throws(SetpointError) {
+                    let registers = try vendor.encode(value, point: definition)
+                    return .success(
+                        ControlTarget(point: path.description, address: vendor.address, registers: registers, before: nil, decode: vendor.decode))
+                } catch {
+                    return .failure(ControlMap.refusal(error, before: nil))
+                }
+            }
             guard let point = allow.first(where: { $0.path == path }), let vendor = point.vendor else {
                 return .failure(ControlOutcome(.notAllowed, error: "\(path) has no vendor register to write"))
             }
