@@ -67,7 +67,7 @@ struct ControlConfigTests {
         #expect(allowed.vendor?.address == 47075 && allowed.vendor?.size == 2)
     }
 
-    @Test(arguments: [
+    static let deviceCases: [(String, String)] = [
         // Points.
         ("      allow: {\"124.Nope\": {}}\n", "f.yaml:6: devices[0].control.allow.124.Nope: 124.Nope: 124 (storage_basic) has no point Nope"),
         ("      allow: {\"9999.W\": {}}\n", "f.yaml:6: devices[0].control.allow.9999.W: model 9999 is not a known model"),
@@ -104,13 +104,15 @@ struct ControlConfigTests {
         ("      allow: {\"124.WChaMax\": {}}\n      settle: 2m\n", "f.yaml:7: devices[0].control.settle: '2m' is outside 0s...60s"),
         ("      allow: {\"124.WChaMax\": {}}\n      export: true\n", "f.yaml:7: devices[0].control.export: there is no top-level 'export:', so no SCADA could write through it"),
         ("      allow: {\"124.WChaMax\": {}}\n      export: yes\n", "f.yaml:7: devices[0].control.export: expected true or false"),
-    ])
+    ]
+
+    @Test(arguments: deviceCases)
     func refusals(device: String, expected: String) {
         let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(Self.yaml(device), file: "f.yaml") }
         #expect(error?.description == expected)
     }
 
-    @Test(arguments: [
+    static let topCases: [(String, String)] = [
         (
             "devices:\n  - name: a\n    tcp: h\n    control: {allow: {\"124.WChaMax\": {}}}\n",
             "f.yaml:4: devices[0].control: there is no top-level 'control:' (its socket and audit), so nothing could ask for writes"
@@ -135,18 +137,22 @@ struct ControlConfigTests {
             "control: {audit: /tmp/a}\ndevices:\n  - name: a\n    tcp: h\n    models: [1, 802]\n    control: {allow: {\"124.WChaMax\": {}}}\n",
             "f.yaml:6: devices[0].control.allow.124.WChaMax: model 124 is not polled (models: [1, 802]), so its scale factors are never read"
         ),
-    ])
+    ]
+
+    @Test(arguments: topCases)
     func topLevelRefusals(yaml: String, expected: String) {
         let error = #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, file: "f.yaml") }
         #expect(error?.description == expected)
     }
 
-    @Test(arguments: [
+    static let profileCases: [(String, String)] = [
         ("\"124.WChaGra\": {}", "124.WChaGra: profile huawei-luna2000 does not map this point from a register"),
         ("\"802.SoC\": {}", "SoC is read-only (access R in model 802)"),
         ("\"704.WSet\": {}", "profile huawei-luna2000 maps no model 704 (it maps 802, 713, 124, 701, 803)"),
         ("\"124.WChaMax\": {revert: 4294967295}", "4294967295 cannot be written to WChaMax: 4294967295 (WChaMax) is raw 4294967295 in register 47075, the vendor's 'no value'"),
-    ])
+    ]
+
+    @Test(arguments: profileCases)
     func profileRefusals(entry: String, message: String) {
         let huawei = shippedProfile("huawei-luna2000.yaml")
         let yaml = "\(Self.top)devices:\n  - name: h\n    tcp: h\n    profile: \(huawei)\n    control:\n      allow: {\(entry)}\n"

@@ -11,9 +11,9 @@ import Testing
 
     static func number(_ text: String) -> SetpointValue { .number(ExactDecimal(parsing: text)!) }
 
-    @Test(arguments: [
+    static let encodeCases: [(String, String, Int?, [UInt16])] = [
         // 124.WChaMax uint16 with WChaMax_SF.
-        ("124.WChaMax", "25000", 1 as Int?, [2500] as [UInt16]),
+        ("124.WChaMax", "25000", 1, [2500]),
         ("124.WChaMax", "25000", 0, [25000]),
         ("124.WChaMax", "2.5e4", 1, [2500]),
         ("124.WChaMax", "12.5", -1, [125]),
@@ -31,7 +31,9 @@ import Testing
         // Enums by symbol or by value, bitfields by number or bit name, no scale factor.
         ("802.SetOp", "1", nil, [1]),
         ("802.CtrlHb", "65534", nil, [65534]),
-    ])
+    ]
+
+    @Test(arguments: encodeCases)
     func encodes(path: String, value: String, sf: Int?, expected: [UInt16]) throws {
         let p = try PointPath(parsing: path)
         let point = try Self.point(p.model, path)
@@ -62,8 +64,8 @@ import Testing
         #expect(SetpointEncoding.decode([0xFFFF], point: setOp, scaleFactor: nil) == nil)
     }
 
-    @Test(arguments: [
-        ("124.WChaMax", "25001", 1 as Int?, SetpointError.notRepresentable("25001 is not a multiple of 10 (scale factor 1 of WChaMax)")),
+    static let refuseCases: [(String, String, Int?, SetpointError)] = [
+        ("124.WChaMax", "25001", 1, .notRepresentable("25001 is not a multiple of 10 (scale factor 1 of WChaMax)")),
         ("124.WChaMax", "12.55", -1, .notRepresentable("12.55 is not a multiple of 0.1 (scale factor -1 of WChaMax)")),
         ("124.WChaMax", "65535", 0, .outOfRange("65535 is raw 65535, outside what WChaMax (uint16) holds: 0...65534")),
         ("124.WChaMax", "-1", 0, .outOfRange("-1 is raw -1, outside what WChaMax (uint16) holds: 0...65534")),
@@ -74,7 +76,9 @@ import Testing
         ("124.WChaMax", "25000", nil, .precondition("the scale factor of WChaMax is not known (never read)")),
         ("124.WChaMax", "25000", -32768, .precondition("the scale factor of WChaMax is not implemented (0x8000)")),
         ("124.WChaMax", "25000", 11, .precondition("the scale factor of WChaMax is 11, outside -10...10")),
-    ])
+    ]
+
+    @Test(arguments: refuseCases)
     func refuses(path: String, value: String, sf: Int?, error: SetpointError) throws {
         let p = try PointPath(parsing: path)
         let point = try Self.point(p.model, path)
