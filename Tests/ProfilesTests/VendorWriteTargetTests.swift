@@ -49,7 +49,7 @@ import Testing
     @Test func maps() throws {
         let (target, point) = try Self.target("124.StorCtl_Mod")
         #expect(try target.encode(.symbol("CHARGE"), point: point) == [5])
-        #expect(try target.encode(.symbol("DISCHARGE"), point: point) == [7])
+        #expect(try target.encode(.symbol("DiSCHARGE"), point: point) == [7])
         #expect(try target.encode(Self.number("0"), point: point) == [0])
         #expect(throws: SetpointError.self) { try target.encode(Self.number("3"), point: point) }
         #expect(target.decode([7]) == Self.number("2"))

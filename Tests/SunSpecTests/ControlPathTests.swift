@@ -72,9 +72,11 @@ import Testing
                 points: [PointDefinition(name: "ID", type: .uint16, size: 1), PointDefinition(name: "L", type: .uint16, size: 1)],
                 groups: [
                     GroupDefinition(
-                        name: "g", label: nil, count: .fixed(2), points: [PointDefinition(name: "P", type: .uint16, size: 1, access: .readWrite)],
+                        name: "g", label: nil, count: .fixed(2),
+                        points: [PointDefinition(name: "P", type: .uint16, size: 1, access: .readWrite)],
                         groups: []),
-                    GroupDefinition(name: "one", label: nil, count: nil, points: [PointDefinition(name: "Q", type: .uint16, size: 1)], groups: []),
+                    GroupDefinition(
+                        name: "one", label: nil, count: nil, points: [PointDefinition(name: "Q", type: .uint16, size: 1)], groups: []),
                 ]))
         #expect(try fixed.point(at: PointPath(parsing: "64000.g[1].P")).name == "P")
         let past = #expect(throws: ControlPathError.self) { try fixed.point(at: PointPath(parsing: "64000.g[2].P")) }
