@@ -2,7 +2,9 @@ import Testing
 
 @testable import SunSpec
 
-/// The encoder against registers worked out by hand: raw = value / 10^sf, exactly.
+/// The encoder against registers worked out by hand: raw = value / 10^sf, exactly. pysunspec2 1.3.7
+/// (cvalue then to_data) gives the same for WChaMax 25000 at sf 1 (09c4), 12.5 at -1 (125), OutWRte
+/// -100 at -2 (d8f0) and WSet -50000 at 0 (ffff3cb0).
 @Suite struct SetpointEncodingTests {
     static func point(_ model: Int, _ path: String) throws -> PointDefinition {
         let definition = try #require(ModelCatalog.builtin.definition(for: model))
