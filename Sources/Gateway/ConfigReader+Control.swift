@@ -98,9 +98,12 @@ extension ConfigReader {
             }
             model = mapped.definition
         } else {
-            guard let found = catalog.definition(for: path.model) else { throw fail(node, here, "model \(path.model) is not a known model") }
+            guard let found = catalog.definition(for: path.model) else {
+                throw fail(node, here, "model \(path.model) is not a known model")
+            }
             if let polled = device.models, !polled.contains(path.model) {
-                throw fail(node, here, "model \(path.model) is not polled (models: \(polled.sorted())), so its scale factors are never read")
+                throw fail(
+                    node, here, "model \(path.model) is not polled (models: \(polled.sorted())), so its scale factors are never read")
             }
             model = found
         }
@@ -212,7 +215,9 @@ extension ConfigReader {
                 case .constant(let n)?: _ = try SetpointEncoding.encode(value, point: definition, scaleFactor: n)
                 case .point?:
                     // The device's scale factor is read at run time; at least the value must be a number.
-                    guard case .number = value else { throw SetpointError.outOfRange("\(definition.name) is a number; '\(value)' is not one") }
+                    guard case .number = value else {
+                        throw SetpointError.outOfRange("\(definition.name) is a number; '\(value)' is not one")
+                    }
                 }
             }
         } catch {

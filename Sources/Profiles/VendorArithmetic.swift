@@ -4,7 +4,9 @@ import SunSpec
 /// and its inverse.
 enum VendorArithmetic {
     /// The raw integer for a SunSpec value: `(±value - offset) / scale`, exactly.
-    static func inverse(_ value: ExactDecimal, scale: ExactDecimal, offset: ExactDecimal, invert: Bool, what: String) throws(SetpointError)
+    static func inverse(
+        _ value: ExactDecimal, scale: ExactDecimal, offset: ExactDecimal, invert: Bool, what: String
+    ) throws(SetpointError)
         -> Int128
     {
         let v = invert ? negated(value) : value

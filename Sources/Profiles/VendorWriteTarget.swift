@@ -37,7 +37,8 @@ public struct VendorWriteTarget: Sendable {
         for (vendor, sunspec) in source.map {
             if let other = inverse[sunspec] {
                 throw ControlPathError(
-                    "\(name): its map sends vendor values \(min(other, vendor)) and \(max(other, vendor)) to \(sunspec), so it cannot be inverted")
+                    "\(name): its map sends vendor values \(min(other, vendor)) and \(max(other, vendor)) to \(sunspec), so it cannot be inverted"
+                )
             }
             inverse[sunspec] = vendor
         }
@@ -130,7 +131,8 @@ extension Profile {
     public func writeTarget(for path: PointPath) throws(ControlPathError) -> VendorWriteTarget {
         guard let model = models.first(where: { $0.definition.id == path.model }) else {
             throw ControlPathError(
-                "\(path): profile \(name) maps no model \(path.model) (it maps \(models.map { "\($0.definition.id)" }.joined(separator: ", ")))")
+                "\(path): profile \(name) maps no model \(path.model) (it maps \(models.map { "\($0.definition.id)" }.joined(separator: ", ")))"
+            )
         }
         guard path.instance == 0 else { throw ControlPathError("\(path): profile \(name) maps one instance of model \(path.model)") }
         let source: PointSource?

@@ -26,8 +26,8 @@ import Testing
 
     static func number(_ text: String) -> SetpointValue { .number(ExactDecimal(parsing: text)!) }
 
-    @Test(arguments: [
-        ("124.WChaMax", "5000", 200, [5000, 0] as [UInt16]),  // low word first
+    static let encodeCases: [(String, String, Int, [UInt16])] = [
+        ("124.WChaMax", "5000", 200, [5000, 0]),  // low word first
         ("124.WChaMax", "70000", 200, [4464, 1]),
         ("124.WChaGra", "12.5", 202, [25]),
         ("124.WDisChaGra", "-5.5", 203, [45]),  // (-5.5 - -10) / 0.1
@@ -35,7 +35,9 @@ import Testing
         ("802.WChaRteMax", "5000", 102, [500]),
         ("802.W", "-1000", 111, [0, 1000]),  // inverted
         ("802.W", "1000", 111, [0xFFFF, UInt16(bitPattern: -1000)]),
-    ])
+    ]
+
+    @Test(arguments: encodeCases)
     func encodes(path: String, value: String, address: Int, expected: [UInt16]) throws {
         let (target, point) = try Self.target(path)
         #expect(target.address == address)
@@ -47,20 +49,22 @@ import Testing
     @Test func maps() throws {
         let (target, point) = try Self.target("124.StorCtl_Mod")
         #expect(try target.encode(.symbol("CHARGE"), point: point) == [5])
-        #expect(try target.encode(.symbol("DISCHARGE"), point: point) == [7])
+        #expect(try target.encode(.symbol("DiSCHARGE"), point: point) == [7])
         #expect(try target.encode(Self.number("0"), point: point) == [0])
         #expect(throws: SetpointError.self) { try target.encode(Self.number("3"), point: point) }
         #expect(target.decode([7]) == Self.number("2"))
     }
 
-    @Test(arguments: [
+    static let refuseCases: [(String, String, String)] = [
         ("124.WChaMax", "4294967295", "SetpointError.outOfRange"),  // the sentinel
         ("124.WChaMax", "-1", "SetpointError.outOfRange"),
         ("124.WChaGra", "12.25", "SetpointError.notRepresentable"),
         ("124.WDisChaGra", "-5.55", "SetpointError.notRepresentable"),
         ("802.WChaRteMax", "5005", "SetpointError.notRepresentable"),
         ("802.WChaRteMax", "655360", "SetpointError.outOfRange"),
-    ])
+    ]
+
+    @Test(arguments: refuseCases)
     func refusesValues(path: String, value: String, kind: String) throws {
         let (target, point) = try Self.target(path)
         let error = #expect(throws: SetpointError.self) { try target.encode(Self.number(value), point: point) }
@@ -72,7 +76,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [
+    static let sourceCases: [(String, String)] = [
         ("124.OutWRte", "124.OutWRte comes from input register 205 (function 4), which cannot be written"),
         ("124.InWRte", "124.InWRte comes from a f32 register; only u16, s16, u32 and s32 are written"),
         ("124.ChaGriSet", "124.ChaGriSet: its map sends vendor values 1 and 2 to 1, so it cannot be inverted"),
@@ -83,7 +87,9 @@ import Testing
         ("802.SocRsvMax", "802.SocRsvMax: profile test-battery does not map this point from a register"),
         ("704.WSet", "704.WSet: profile test-battery maps no model 704 (it maps 802, 124)"),
         ("802[1].W", "802[1].W: profile test-battery maps one instance of model 802"),
-    ])
+    ]
+
+    @Test(arguments: sourceCases)
     func refusesSources(path: String, message: String) throws {
         let profile = try Profile.parse(Self.yaml, file: "p.yaml")
         let error = #expect(throws: ControlPathError.self) { try profile.writeTarget(for: PointPath(parsing: path)) }

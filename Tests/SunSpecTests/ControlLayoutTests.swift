@@ -59,7 +59,9 @@ import Testing
                 groups: [
                     GroupDefinition(
                         name: "r", label: nil, count: .fromLength,
-                        points: [PointDefinition(name: "P", type: .int32, size: 2, scaleFactor: .point("S", reference: nil), access: .readWrite)],
+                        points: [
+                            PointDefinition(name: "P", type: .int32, size: 2, scaleFactor: .point("S", reference: nil), access: .readWrite)
+                        ],
                         groups: [])
                 ]))
         let regs: [UInt16?] = [64001, 5, 0xFFFE, 1, 2, 3, 4]  // L = 5: S and two repeats of 2
