@@ -41,12 +41,22 @@ public struct GatewayApplication: Service {
         let outputsSink = Sinks(outputs + [hub] + sinks)
         let observer = config.control.map { _ in ControlObserver(devices: config.devices) }
         let sink: any GatewaySink = observer.map { Sinks([outputsSink, $0]) } ?? outputsSink
-        engine =
+        let engine =
             if let readers {
                 Engine(devices: config.devices, readers: readers, sink: sink, catalog: catalog, clocks: clocks, logger: logger)
             } else {
                 Engine(devices: config.devices, sink: sink, catalog: catalog, clocks: clocks, logger: logger)
             }
+        self.engine = engine
+        // The control pipeline works through the runners' inboxes, so it comes after the engine.
+        let controller = config.control.flatMap { settings in
+            observer.map { observer in
+                Controller(
+                    settings: settings, devices: config.devices, inboxes: engine.inboxes, observer: observer, events: outputsSink,
+                    clocks: clocks, logger: logger)
+            }
+        }
+        self.controller = controller
         var services: [any Service] = [
             StreamServer(
                 path: config.socketPath, mode: config.socketMode, bufferLimit: config.bufferLimit, maxSubscribers: config.maxSubscribers,
@@ -56,19 +66,14 @@ public struct GatewayApplication: Service {
             services.append(
                 ExportService(
                     host: export.host, port: export.port, maxConnections: export.maxConnections, idleTimeout: export.idleTimeout,
-                    store: exportStore, logger: logger))
+                    store: exportStore, writeHandler: controller.map { ExportControl(controller: $0, devices: config.devices) },
+                    logger: logger))
         }
         // Services stop in reverse order: the control first (reverting live ttls through the runners),
-        // then the engine.
+        // then the engine, the export, the stream.
         services.append(engine)
-        if let settings = config.control, let observer {
-            let controller = Controller(
-                settings: settings, devices: config.devices, inboxes: engine.inboxes, observer: observer, events: outputsSink,
-                clocks: clocks, logger: logger)
-            self.controller = controller
+        if let controller, let settings = config.control {
             services.append(ControlService(controller: controller, settings: settings, logger: logger))
-        } else {
-            controller = nil
         }
         self.services = services
     }

@@ -13,26 +13,31 @@ import Testing
 
     static func number(_ text: String) -> SetpointValue { .number(ExactDecimal(parsing: text)!) }
 
-    static let encodeCases: [(String, String, Int?, [UInt16])] = [
+    typealias EncodeCase = (String, String, Int?, [UInt16])
+
+    /// One case, typed here so the table type-checks quickly.
+    static func c(_ path: String, _ value: String, _ sf: Int?, _ registers: [UInt16]) -> EncodeCase { (path, value, sf, registers) }
+
+    static let encodeCases: [EncodeCase] = [
         // 124.WChaMax uint16 with WChaMax_SF.
-        ("124.WChaMax", "25000", 1, [2500]),
-        ("124.WChaMax", "25000", 0, [25000]),
-        ("124.WChaMax", "2.5e4", 1, [2500]),
-        ("124.WChaMax", "12.5", -1, [125]),
-        ("124.WChaMax", "0", 3, [0]),
-        ("124.WChaMax", "65534", 0, [65534]),
-        ("124.WChaMax", "0.0001", -4, [1]),
+        c("124.WChaMax", "25000", 1, [2500]),
+        c("124.WChaMax", "25000", 0, [25000]),
+        c("124.WChaMax", "2.5e4", 1, [2500]),
+        c("124.WChaMax", "12.5", -1, [125]),
+        c("124.WChaMax", "0", 3, [0]),
+        c("124.WChaMax", "65534", 0, [65534]),
+        c("124.WChaMax", "0.0001", -4, [1]),
         // 124.OutWRte int16 percent at sf -2: -100 % would be -10000 raw (the evcc bug wrote -100 raw).
-        ("124.OutWRte", "-100", -2, [UInt16(bitPattern: -10000)]),
-        ("124.OutWRte", "-1", -2, [UInt16(bitPattern: -100)]),
-        ("124.OutWRte", "-327.67", -2, [UInt16(bitPattern: -32767)]),
+        c("124.OutWRte", "-100", -2, [UInt16(bitPattern: -10000)]),
+        c("124.OutWRte", "-1", -2, [UInt16(bitPattern: -100)]),
+        c("124.OutWRte", "-327.67", -2, [UInt16(bitPattern: -32767)]),
         // 704.WSet int32 W with WSet_SF.
-        ("704.WSet", "-50000", 0, [0xFFFF, 0x3CB0]),
-        ("704.WSet", "50000", 1, [0, 5000]),
-        ("704.WSet", "2147483647", 0, [0x7FFF, 0xFFFF]),
+        c("704.WSet", "-50000", 0, [0xFFFF, 0x3CB0]),
+        c("704.WSet", "50000", 1, [0, 5000]),
+        c("704.WSet", "2147483647", 0, [0x7FFF, 0xFFFF]),
         // Enums by symbol or by value, bitfields by number or bit name, no scale factor.
-        ("802.SetOp", "1", nil, [1]),
-        ("802.CtrlHb", "65534", nil, [65534]),
+        c("802.SetOp", "1", nil, [1]),
+        c("802.CtrlHb", "65534", nil, [65534]),
     ]
 
     @Test(arguments: encodeCases)

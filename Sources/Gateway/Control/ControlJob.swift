@@ -1,3 +1,4 @@
+import Modbus
 import SunSpec
 import Synchronization
 

@@ -1,3 +1,4 @@
+import Modbus
 import SunSpec
 
 /// What became of a control request. The raw values are the `result` field of answers and audit lines.

@@ -1,6 +1,7 @@
 import Captures
 import Foundation
 import Logging
+import Modbus
 import SunSpec
 import Synchronization
 
@@ -50,9 +51,10 @@ public final class Controller: Sendable {
 
     /// The controller of `devices` (those with `control:`), their runners' inboxes, reporting to `events`.
     public init(
-        settings: ControlSettings, devices: [DeviceConfig], inboxes: [String: DeviceInbox], events: any GatewaySink, clocks: Clocks,
-        logger: Logger
+        settings: ControlSettings, devices: [DeviceConfig], inboxes: [String: DeviceInbox], observer: ControlObserver,
+        events: any GatewaySink, clocks: Clocks, logger: Logger
     ) {
+        self.observer = observer
         self.settings = settings
         self.devices = Dictionary(devices.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.inboxes = inboxes

@@ -1,4 +1,6 @@
 import Captures
+import Modbus
+import ModbusNIO
 import SunSpec
 
 /// Writes a SCADA sends to the SunSpec export (FC6, FC16), through the control pipeline: a write to
