@@ -220,6 +220,7 @@ struct ControlTests {
         let s = try await start(clock: clock)
         #expect(await s.set("124.WChaMax", Self.number(20000), ttl: .seconds(30)).outcome.result == .applied)
         #expect(s.controller.liveTTLs == 1)
+        await clock.sleepers(atLeast: 2)  // the runner's and the ttl's
         clock.advance(by: .seconds(30))
         let revert = try #require(await s.recorder.line { $0.contains("\"op\":\"revert\"") })
         #expect(json(revert)["result"] as? String == "applied")
@@ -250,8 +251,8 @@ struct ControlTests {
     func heartbeat() async throws {
         let clock = ManualClock()
         let s = try await start(clock: clock, heartbeat: true)
-        // 802 at 40312: CtrlHb is at offset 18 (the fixture has 4410).
-        let address = 40312 + 18
+        // 802 at 40312: CtrlHb is at offset 19 (the fixture has 4410).
+        let address = 40312 + 19
         #expect(s.device.value(at: address) == 4410)
         for beat in 1...3 {
             await clock.sleepers(atLeast: 2)
