@@ -9,6 +9,8 @@ protocol PollStrategy: Sendable {
     mutating func discover() async -> DiscoveryOutcome
     /// Reads the map found once more.
     mutating func poll() async -> PollOutcome
+    /// Carries out a control action on the map found (between two polls), one outcome per point.
+    mutating func control(_ action: ControlAction) async -> [ControlOutcome]
 }
 
 /// What finding a device's map came to.
@@ -52,6 +54,7 @@ struct DeviceRunner: Sendable {
     var metrics: DeviceMetrics? = nil
 
     func run() async {
+        defer { refuseControls(error: "the gateway is stopping") }
         var strategy = strategy
         var backoff = Backoff()
         while !Task.isCancelled {
@@ -88,6 +91,10 @@ struct DeviceRunner: Sendable {
                     break polling
                 case .command(.pollNow):
                     onTime = false  // an extra poll: the schedule stays as it was
+                case .command(.control(let job)):
+                    // Between two polls, never inside one; the schedule stays as it was.
+                    job.finish(await strategy.control(job.action))
+                    continue polling
                 case .tick:
                     onTime = true
                 }
@@ -166,8 +173,20 @@ struct DeviceRunner: Sendable {
     }
 
     private func setStatus(_ state: DeviceState, error: String? = nil, models: [Int] = []) {
+        if state == .online {
+            inbox.openControls()
+        } else {
+            refuseControls(error: error.map { "the device is \(state.rawValue): \($0)" } ?? "the device is \(state.rawValue)")
+        }
         sink.receive(
             .status(DeviceStatus(device: name, state: state, error: error, models: models, timestamp: Timestamp.format(clocks.wall()))))
+    }
+}
+
+extension DeviceRunner {
+    /// Stops taking control jobs; the ones queued are answered `offline`.
+    func refuseControls(error: String) {
+        for job in inbox.closeControls() { job.finish(all: ControlOutcome(.offline, error: error)) }
     }
 }
 

@@ -20,6 +20,8 @@ public struct GatewayApplication: Service {
     public let engine: Engine
     /// The metrics (nil when neither `metrics:` is configured nor a registry given).
     public let metrics: GatewayMetrics?
+    /// The control pipeline (nil when there is no `control:`).
+    public let controller: Controller?
     let services: [any Service]
     let logger: Logger
 
@@ -53,8 +55,10 @@ public struct GatewayApplication: Service {
         if let exportStore { outputs.append(ExportSink(store: exportStore, devices: config.devices)) }
         if let metrics { outputs.append(MetricsSink(metrics: metrics, wall: clocks.wall)) }
         let mqtt = config.mqtt.map { MQTTSink(settings: $0, devices: config.devices.map(\.name), logger: logger) }
-        let sink = Sinks(outputs + [hub] + (mqtt.map { [$0 as any GatewaySink] } ?? []) + sinks)
-        engine =
+        let outputsSink = Sinks(outputs + [hub] + (mqtt.map { [$0 as any GatewaySink] } ?? []) + sinks)
+        let observer = config.control.map { _ in ControlObserver(devices: config.devices) }
+        let sink: any GatewaySink = observer.map { Sinks([outputsSink, $0]) } ?? outputsSink
+        let engine =
             if let readers {
                 Engine(
                     devices: config.devices, readers: readers, sink: sink, catalog: catalog, clocks: clocks, logger: logger,
@@ -62,6 +66,16 @@ public struct GatewayApplication: Service {
             } else {
                 Engine(devices: config.devices, sink: sink, catalog: catalog, clocks: clocks, logger: logger, metrics: metrics)
             }
+        self.engine = engine
+        // The control pipeline works through the runners' inboxes, so it comes after the engine.
+        let controller = config.control.flatMap { settings in
+            observer.map { observer in
+                Controller(
+                    settings: settings, devices: config.devices, inboxes: engine.inboxes, observer: observer, events: outputsSink,
+                    clocks: clocks, logger: logger)
+            }
+        }
+        self.controller = controller
         var services: [any Service] = [
             StreamServer(
                 path: config.socketPath, mode: config.socketMode, bufferLimit: config.bufferLimit, maxSubscribers: config.maxSubscribers,
@@ -74,7 +88,8 @@ public struct GatewayApplication: Service {
         if let export = config.export, let exportStore {
             let service = ExportService(
                 host: export.host, port: export.port, maxConnections: export.maxConnections, idleTimeout: export.idleTimeout,
-                store: exportStore, logger: logger, metrics: metrics?.export)
+                store: exportStore, writeHandler: controller.map { ExportControl(controller: $0, devices: config.devices) },
+                logger: logger, metrics: metrics?.export)
             metrics?.attachExport(connections: { [server = service.server] in server.connectionCount })
             services.append(service)
         }
@@ -87,9 +102,13 @@ public struct GatewayApplication: Service {
                         ready.arrive()
                     }))
         }
-        // Services stop in reverse order: the engine first, then MQTT (the last readings go out).
+        // Services stop in reverse order: the control first (reverting live ttls through the runners),
+        // then the engine, MQTT (the last readings go out), the metrics, the export, the stream.
         if let mqtt { services.append(mqtt) }
         services.append(engine)
+        if let controller, let settings = config.control {
+            services.append(ControlService(controller: controller, settings: settings, logger: logger))
+        }
         self.services = services
     }
 

@@ -36,6 +36,8 @@ public struct GatewayConfig: Sendable {
     public var metrics: MetricsSettings?
     /// The MQTT publisher (plain JSON topics and/or Sparkplug B), if configured.
     public var mqtt: MQTTSettings?
+    /// The control socket and audit, if configured (devices then say what may be written in their `control:`).
+    public var control: ControlSettings?
 
     /// Creates a configuration.
     public init(
@@ -138,7 +140,7 @@ struct ConfigReader: YAMLReader {
     }
 
     mutating func config(_ root: Node) throws(ConfigError) -> GatewayConfig {
-        let top = try mapping(root, "", allowed: ["socket", "devices", "export", "metrics", "mqtt"])
+        let top = try mapping(root, "", allowed: ["socket", "devices", "export", "metrics", "mqtt", "control"])
         var config = GatewayConfig()
         if let socket = top["socket"] {
             let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer", "max_subscribers"])
@@ -178,6 +180,14 @@ struct ConfigReader: YAMLReader {
             let (host, port) = try ipv4Address(listen, "metrics.listen")
             config.metrics = MetricsSettings(host: host, port: port)
         }
+        if let control = top["control"] {
+            config.control = try controlSettings(control)
+            if config.control?.socketPath == config.socketPath {
+                throw fail(
+                    value(of: "socket", in: control), "control.socket.path",
+                    "'\(config.socketPath)' is the readings socket; the control socket is a separate one")
+            }
+        }
         guard let devicesNode = top["devices"] else { throw fail(root, "devices", "missing: at least one device is needed") }
         guard let list = devicesNode.sequence, !list.isEmpty else {
             throw fail(devicesNode, "devices", "expected a list of at least one device")
@@ -205,7 +215,20 @@ struct ConfigReader: YAMLReader {
                     )
                 }
             }
+            if device.control != nil, config.control == nil {
+                throw fail(
+                    value(of: "control", in: node), "devices[\(i)].control",
+                    "there is no top-level 'control:' (its socket and audit), so nothing could ask for writes")
+            }
+            if device.control?.export == true, config.export == nil {
+                throw fail(
+                    value(of: "export", in: value(of: "control", in: node)), "devices[\(i)].control.export",
+                    "there is no top-level 'export:', so no SCADA could write through it")
+            }
             config.devices.append(device)
+        }
+        if let control = top["control"], !config.devices.contains(where: { $0.control != nil }) {
+            throw fail(control, "control", "no device has a 'control:' section, so nothing could be written")
         }
         if let mqtt = top["mqtt"] { config.mqtt = try self.mqtt(mqtt, devices: config.devices) }
         return config
@@ -227,7 +250,7 @@ struct ConfigReader: YAMLReader {
             node, path,
             allowed: [
                 "name", "tcp", "rtu", "unit", "interval", "timeout", "base", "max_registers", "models", "registers", "profile", "quirks",
-                "export_unit",
+                "export_unit", "control",
             ])
         guard let nameNode = d["name"] else { throw fail(node, "\(path).name", "missing") }
         let name = try string(nameNode, "\(path).name")
@@ -302,6 +325,7 @@ struct ConfigReader: YAMLReader {
             }
             device.registers = kind
         }
+        if let control = d["control"] { device.control = try deviceControl(control, "\(path).control", device: device) }
         return device
     }
 
