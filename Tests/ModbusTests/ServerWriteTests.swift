@@ -120,7 +120,7 @@ struct ServerWriteTests {
         try await serving(server) { (port: Int) async throws in
             let writer = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port), timeout: .seconds(5))
             let reader = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port), timeout: .seconds(1))
-            let write = Task { () throws(ModbusError) in
+            let write = Task {
                 try await writer.write(unit: 1, address: 40000, registers: [10, 20])
             }
             let call = try await nextCall(handler)
@@ -129,7 +129,7 @@ struct ServerWriteTests {
             #expect(try await reader.read(unit: 1, address: 40000, count: 3) == [1, 2, 3])
             handler.release(.written)
             try await write.value
-            let refused = Task { () throws(ModbusError) in
+            let refused = Task {
                 try await writer.write(unit: 1, address: 40000, registers: [1], function: .single)
             }
             _ = try await nextCall(handler)
