@@ -224,6 +224,23 @@ struct MetricsTests {
         await gateway.stop()
     }
 
+    @Test("each control record counts one control request by device, point and result")
+    func controlRequests() throws {
+        let config = GatewayConfig(devices: [DeviceConfig(name: "d", endpoint: .tcp(host: "h", port: 502))])
+        let metrics = GatewayMetrics(config: config, registry: PrometheusCollectorRegistry())
+        let sink = MetricsSink(metrics: metrics, wall: { Date() })
+        func record(_ result: ControlResult) -> GatewayEvent {
+            .control(
+                ControlRecord(
+                    timestamp: "t", id: nil, client: .socket(uid: 0, pid: 1), op: "set", device: "d", point: "124.WChaMax",
+                    outcome: ControlOutcome(result)))
+        }
+        for event in [record(.applied), record(.applied), record(.outOfRange)] { sink.receive(event) }
+        let text = String(decoding: metrics.exposition(), as: UTF8.self)
+        #expect(text.contains(#"sunspec_gateway_control_requests_total{device="d",point="124.WChaMax",result="applied"} 2"#))
+        #expect(text.contains(#"sunspec_gateway_control_requests_total{device="d",point="124.WChaMax",result="out_of_range"} 1"#))
+    }
+
     @Test("every metric in the exposition has a HELP line before its TYPE line")
     func helpLines() throws {
         var config = GatewayConfig(devices: [DeviceConfig(name: "d", endpoint: .tcp(host: "h", port: 502), exportUnit: 1)])
@@ -233,7 +250,11 @@ struct MetricsTests {
         // Exceptions by code appear with the first exception, the reading age and last success with the
         // first readings; every other metric is there from the start.
         let types = Set(lines.filter { $0.hasPrefix("# TYPE ") }.map { String($0.split(separator: " ")[2]) })
-        #expect(types == Set(MetricName.help.keys).subtracting([MetricName.exceptions, MetricName.readingAge, MetricName.lastSuccess]))
+        #expect(
+            types
+                == Set(MetricName.help.keys).subtracting([
+                    MetricName.exceptions, MetricName.readingAge, MetricName.lastSuccess, MetricName.controlRequests,
+                ]))
         for (i, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
             let name = line.split(separator: " ")[2]
             #expect(i > 0 && lines[i - 1].hasPrefix("# HELP \(name) "), "\(name)")
