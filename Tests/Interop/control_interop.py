@@ -1026,7 +1026,7 @@ def case_export_pysunspec2(ctx):
     lines = []
     d = ps_export_device(port, 1)
     try:
-        st = d.storage[0]
+        st = d.storage_basic[0]
         st.read()
         st.WChaMax.cvalue = 26000
         t0 = time.monotonic()
