@@ -4,14 +4,15 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 GATEWAY_DEBUG := .build/debug/sunspec-gateway
 GATEWAY_RELEASE := .build/release/sunspec-gateway
-APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll
+APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll prometheus systemd libmosquitto-dev mosquitto
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build release demo test unit interop lint deps venv bench fuzz models clean
 
 all: build
 
-## Install what is missing: the Debian packages (libmodbus-dev, socat, mbpoll).
+## Install what is missing: the Debian packages (libmodbus-dev, socat, mbpoll; prometheus for the metrics
+## interop suite, systemd for systemd-analyze verify of the unit; libmosquitto-dev and mosquitto for MQTT).
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -58,6 +59,8 @@ interop: venv
 	$(PYTHON) Tests/Interop/live_interop.py --gateway $(GATEWAY_DEBUG)
 	$(PYTHON) Tests/Interop/bridge_interop.py --gateway $(GATEWAY_DEBUG)
 	$(PYTHON) Tests/Interop/rogue_interop.py --gateway $(GATEWAY_DEBUG)
+	$(PYTHON) Tests/Interop/metrics_interop.py --gateway $(GATEWAY_DEBUG)
+	$(PYTHON) Tests/Interop/mqtt_interop.py --gateway $(GATEWAY_DEBUG)
 	$(PYTHON) Tests/Interop/control_interop.py --gateway $(GATEWAY_DEBUG)
 
 ## Benchmarks beside pysunspec2 (a benchmark, not a timed test).

@@ -99,6 +99,17 @@ def live():
         print(f"fleet: {fleet['devices']} TCP devices at 1 Hz: {fleet['polls_per_s']} polls/s "
               f"({'held' if fleet['held'] else 'NOT held'}), {fleet['cpu_cores']} cores (target < 1), "
               f"{fleet['rss_mb']} MB resident (target < 300)")
+        # The same fleet with /metrics scraped every second (by curl, in another process).
+        scraped = run_json([BENCH, "fleet", "--first-port", "31000", "--devices", "1000", "--scrape-ms", "1000",
+                            "--seconds", os.environ.get("BENCH_FLEET_SECONDS", "20")])
+        print(json.dumps(scraped))
+        print(f"fleet scraped every 1 s: {scraped['polls_per_s']} polls/s, {scraped['cpu_cores']} cores "
+              f"(unscraped {fleet['cpu_cores']}), {scraped['rss_mb']} MB, {scraped['scrapes']} scrapes of "
+              f"{scraped['scrape_bytes'] // 1024} KiB, p50 {scraped['scrape_ms_p50']} ms")
+        one = run_json([BENCH, "metrics", "--devices", "1000", "--rounds", "20"])
+        print(json.dumps(one))
+        print(f"metrics: one exposition of {one['devices']} devices ({one['exposition_bytes'] // 1024} KiB) "
+              f"costs {one['cpu_ms_per_exposition']} ms of CPU")
     finally:
         for p in sims:
             p.terminate()

@@ -28,13 +28,16 @@ public struct DeviceConfig: Sendable {
     public var quirks: Quirks
     /// The unit id of the device on the SunSpec export (nil: not exported).
     public var exportUnit: Int?
+    /// What may be written to the device (nil: nothing).
+    public var control: DeviceControl?
 
     /// Creates a device configuration with the defaults of the config file.
     public init(
         name: String, endpoint: Endpoint, unit: Int = 1, interval: Duration = .seconds(1), timeout: Duration = .seconds(1),
         base: Int? = nil, maxRegisters: Int = 125, models: Set<Int>? = nil, registers: RegisterKind = .holding,
-        profile: Profile? = nil, quirks: Quirks = Quirks(), exportUnit: Int? = nil
+        profile: Profile? = nil, quirks: Quirks = Quirks(), exportUnit: Int? = nil, control: DeviceControl? = nil
     ) {
+        self.control = control
         self.profile = profile
         self.quirks = quirks
         self.exportUnit = exportUnit
@@ -55,5 +58,8 @@ extension DeviceConfig: Equatable {
         a.name == b.name && a.endpoint == b.endpoint && a.unit == b.unit && a.interval == b.interval && a.timeout == b.timeout
             && a.base == b.base && a.maxRegisters == b.maxRegisters && a.models == b.models && a.registers == b.registers
             && a.profile?.name == b.profile?.name && a.quirks == b.quirks && a.exportUnit == b.exportUnit
+            && a.control?.allow.map(\.path) == b.control?.allow.map(\.path) && a.control?.heartbeat == b.control?.heartbeat
+            && a.control?.export == b.control?.export && a.control?.writeFunction == b.control?.writeFunction
+            && a.control?.settle == b.control?.settle
     }
 }

@@ -6,6 +6,23 @@ public enum DeviceCommand: Sendable, Equatable {
     case pollNow
     /// Discover the device's map again (after a firmware update, say).
     case rediscover(reason: String)
+    /// Write, read or beat the heart of a point (see `submit(_:limit:)`).
+    case control(ControlJob)
+
+    var isControl: Bool {
+        if case .control = self { return true }
+        return false
+    }
+}
+
+/// What became of a control job sent to an inbox.
+enum ControlSubmission {
+    /// Queued for the runner.
+    case queued
+    /// The runner is not serving controls (the device is not online).
+    case offline
+    /// Too many control jobs are queued already.
+    case busy
 }
 
 /// A device runner's inbox: commands from anywhere, served by the runner between polls in the order
@@ -15,6 +32,8 @@ public final class DeviceInbox: Sendable {
         var queue: [DeviceCommand] = []
         var waiter: CheckedContinuation<DeviceCommand?, Never>?
         var waiterID = 0
+        /// Whether control jobs are taken (only while the device is online).
+        var controlsOpen = false
     }
 
     private let state = Mutex(State())
@@ -33,6 +52,40 @@ public final class DeviceInbox: Sendable {
             return nil
         }
         waiter?.resume(returning: command)
+    }
+
+    /// Queues a control job, unless the runner does not take controls now or `limit` are queued.
+    func submit(_ job: ControlJob, limit: Int) -> ControlSubmission {
+        let result = state.withLock { s -> (ControlSubmission, CheckedContinuation<DeviceCommand?, Never>?) in
+            guard s.controlsOpen else { return (.offline, nil) }
+            if let waiter = s.waiter {
+                s.waiter = nil
+                return (.queued, waiter)
+            }
+            guard s.queue.count(where: \.isControl) < limit else { return (.busy, nil) }
+            s.queue.append(.control(job))
+            return (.queued, nil)
+        }
+        result.1?.resume(returning: .control(job))
+        return result.0
+    }
+
+    /// Starts taking control jobs (the device is online).
+    func openControls() {
+        state.withLock { $0.controlsOpen = true }
+    }
+
+    /// Stops taking control jobs and hands back the ones queued, to be refused.
+    func closeControls() -> [ControlJob] {
+        state.withLock { s in
+            s.controlsOpen = false
+            let jobs = s.queue.compactMap { command -> ControlJob? in
+                if case .control(let job) = command { return job }
+                return nil
+            }
+            s.queue.removeAll(where: \.isControl)
+            return jobs
+        }
     }
 
     /// The next command, if one is queued now.

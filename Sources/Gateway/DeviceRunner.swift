@@ -9,6 +9,8 @@ protocol PollStrategy: Sendable {
     mutating func discover() async -> DiscoveryOutcome
     /// Reads the map found once more.
     mutating func poll() async -> PollOutcome
+    /// Carries out a control action on the map found (between two polls), one outcome per point.
+    mutating func control(_ action: ControlAction) async -> [ControlOutcome]
 }
 
 /// What finding a device's map came to.
@@ -48,8 +50,11 @@ struct DeviceRunner: Sendable {
     let inbox: DeviceInbox
     let clocks: Clocks
     let logger: Logger
+    /// Hears of each poll, overrun and rediscovery (nil: no metrics kept).
+    var metrics: DeviceMetrics? = nil
 
     func run() async {
+        defer { refuseControls(error: "the gateway is stopping") }
         var strategy = strategy
         var backoff = Backoff()
         while !Task.isCancelled {
@@ -82,13 +87,22 @@ struct DeviceRunner: Sendable {
                     return
                 case .command(.rediscover(let reason)):
                     logger.notice("discovering again", metadata: ["why": "\(reason)"])
+                    metrics?.rediscovery(.requested)
                     break polling
                 case .command(.pollNow):
                     onTime = false  // an extra poll: the schedule stays as it was
+                case .command(.control(let job)):
+                    // Between two polls, never inside one; the schedule stays as it was.
+                    job.finish(await strategy.control(job.action))
+                    continue polling
                 case .tick:
                     onTime = true
                 }
-                switch await strategy.poll() {
+                let pollStart = clocks.now()
+                metrics?.pollStarted()
+                let outcome = await strategy.poll()
+                metrics?.pollEnded(duration: clocks.now() - pollStart)
+                switch outcome {
                 case .stopped:
                     return
                 case .polled(let readings, let registers):
@@ -96,17 +110,22 @@ struct DeviceRunner: Sendable {
                     if !readings.isEmpty { sink.receive(.readings(device: name, readings)) }
                 case .changed(let why):
                     logger.notice("model map changed: discovering again", metadata: ["why": "\(why)"])
+                    metrics?.rediscovery(.changed)
                     break polling
                 case .failed(let error):
                     setStatus(.offline, error: error)
                     logger.warning("device offline", metadata: ["error": "\(error)", "retry": "\(DurationText.format(backoff.current))"])
                     guard await pause(backoff.next()) else { return }
+                    metrics?.rediscovery(.failed)
                     break polling
                 }
                 guard onTime else { continue }
                 next += interval
                 let now = clocks.now()
-                if next < now { next = now }  // behind: skip the missed ticks
+                if next < now {
+                    next = now  // behind: skip the missed ticks
+                    metrics?.overrun()
+                }
             }
         }
     }
@@ -154,8 +173,20 @@ struct DeviceRunner: Sendable {
     }
 
     private func setStatus(_ state: DeviceState, error: String? = nil, models: [Int] = []) {
+        if state == .online {
+            inbox.openControls()
+        } else {
+            refuseControls(error: error.map { "the device is \(state.rawValue): \($0)" } ?? "the device is \(state.rawValue)")
+        }
         sink.receive(
             .status(DeviceStatus(device: name, state: state, error: error, models: models, timestamp: Timestamp.format(clocks.wall()))))
+    }
+}
+
+extension DeviceRunner {
+    /// Stops taking control jobs; the ones queued are answered `offline`.
+    func refuseControls(error: String) {
+        for job in inbox.closeControls() { job.finish(all: ControlOutcome(.offline, error: error)) }
     }
 }
 

@@ -15,28 +15,38 @@ public struct Engine: Service {
     let catalog: ModelCatalog
     let clocks: Clocks
     let logger: Logger
+    /// The metrics its runners, readers and links report to (nil: none kept).
+    var metrics: GatewayMetrics?
     /// Each device's inbox, by name: commands its runner serves between polls.
     public let inboxes: [String: DeviceInbox]
 
-    /// An engine over real Modbus links, one per endpoint.
-    public init(devices: [DeviceConfig], sink: any GatewaySink, catalog: ModelCatalog = .builtin, clocks: Clocks = .real, logger: Logger) {
+    /// An engine over real Modbus links, one per endpoint; `metrics` (if any) hears of each link's
+    /// requests and reconnects, each device's requests and polls.
+    public init(
+        devices: [DeviceConfig], sink: any GatewaySink, catalog: ModelCatalog = .builtin, clocks: Clocks = .real, logger: Logger,
+        metrics: GatewayMetrics? = nil
+    ) {
         var links: [Endpoint: ModbusLink] = [:]
         var readers: [String: any RegisterReader] = [:]
         for device in devices {
-            let link = links[device.endpoint] ?? ModbusLink(endpoint: device.endpoint, timeout: device.timeout)
+            let observer = metrics?.links[GatewayMetrics.label(device.endpoint)]
+            let link = links[device.endpoint] ?? ModbusLink(endpoint: device.endpoint, timeout: device.timeout, observer: observer)
             links[device.endpoint] = link
             readers[device.name] = link
         }
+        for link in links.values { metrics?.attach(link) }
         self.init(
             devices: devices, readers: readers, links: Array(links.values), sink: sink, catalog: catalog, clocks: clocks, logger: logger)
+        self.metrics = metrics
     }
 
     /// An engine over given readers (by device name): in-process devices in tests and benchmarks.
     public init(
         devices: [DeviceConfig], readers: [String: any RegisterReader], sink: any GatewaySink, catalog: ModelCatalog = .builtin,
-        clocks: Clocks = .real, logger: Logger
+        clocks: Clocks = .real, logger: Logger, metrics: GatewayMetrics? = nil
     ) {
         self.init(devices: devices, readers: readers, links: [], sink: sink, catalog: catalog, clocks: clocks, logger: logger)
+        self.metrics = metrics
     }
 
     private init(
@@ -69,7 +79,9 @@ public struct Engine: Service {
 
     /// The runner of a device, with the strategy its config asks for.
     func runner(for device: DeviceConfig) -> DeviceRunner? {
-        guard let reader = readers[device.name], let inbox = inboxes[device.name] else { return nil }
+        guard var reader = readers[device.name], let inbox = inboxes[device.name] else { return nil }
+        let deviceMetrics = metrics?.devices[device.name]
+        if let deviceMetrics { reader = InstrumentedReader(reader: reader, metrics: deviceMetrics) }
         var logger = logger
         logger[metadataKey: "device"] = "\(device.name)"
         let strategy: any PollStrategy =
@@ -79,6 +91,7 @@ public struct Engine: Service {
                 SunSpecStrategy(device: SunSpecDevice(config: device, reader: reader, catalog: catalog, clocks: clocks, logger: logger))
             }
         return DeviceRunner(
-            name: device.name, interval: device.interval, strategy: strategy, sink: sink, inbox: inbox, clocks: clocks, logger: logger)
+            name: device.name, interval: device.interval, strategy: strategy, sink: sink, inbox: inbox, clocks: clocks, logger: logger,
+            metrics: deviceMetrics)
     }
 }

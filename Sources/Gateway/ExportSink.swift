@@ -22,7 +22,7 @@ public struct ExportSink: GatewaySink {
         case .status(let status):
             guard status.state != .online, let unit = units[status.device] else { return }
             store.setOffline(unit: unit)
-        case .discovered, .readings:
+        case .discovered, .readings, .control:
             break
         }
     }

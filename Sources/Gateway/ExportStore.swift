@@ -77,17 +77,23 @@ public final class ExportStore: RegisterSource, Sendable {
     }
 }
 
-/// The SunSpec Modbus TCP export as a service: FC3 and FC4 read the map, writes get exception 1,
+/// The SunSpec Modbus TCP export as a service: FC3 and FC4 read the map, writes go to `writeHandler`
+/// (the control pipeline, for devices with `control.export: true`) or get exception 1,
 /// unknown function codes and partial frames stall no one, connections are capped, idle ones are
 /// closed after `idleTimeout` (and, at the cap, the one idle longest makes room for a new client).
 public struct ExportService: Service {
     let server: ModbusServer
     let logger: Logger
 
-    /// An export listening on `host:port` (dotted IPv4).
-    public init(host: String, port: Int, maxConnections: Int, idleTimeout: Duration?, store: ExportStore, logger: Logger) {
+    /// An export listening on `host:port` (dotted IPv4); `metrics` counts its reads by unit,
+    /// function and result; `writeHandler` (the control pipeline) answers writes, exception 1 without one.
+    public init(
+        host: String, port: Int, maxConnections: Int, idleTimeout: Duration?, store: ExportStore,
+        writeHandler: (any ModbusWriteHandler)? = nil, logger: Logger, metrics: ExportMetrics? = nil
+    ) {
+        let source: any RegisterSource = metrics.map { CountedSource(source: store, metrics: $0) } ?? store
         server = ModbusServer(
-            host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, source: store,
+            host: host, port: port, maxConnections: maxConnections, idleTimeout: idleTimeout, source: source, writeHandler: writeHandler,
             onEvent: { event in ExportService.log(event, logger: logger) })
         self.logger = logger
     }
@@ -115,5 +121,21 @@ public struct ExportService: Service {
         logger.info("SunSpec export listening", metadata: ["address": "\(server.host):\(server.port)"])
         try? await gracefulShutdown()
         await server.stop()
+    }
+}
+
+/// The export's source, counting each read it answers.
+struct CountedSource: RegisterSource {
+    let source: any RegisterSource
+    let metrics: ExportMetrics
+
+    func read(unit: UInt8, kind: RegisterKind, address: Int, count: Int) -> ServerReply {
+        let reply = source.read(unit: unit, kind: kind, address: address, count: count)
+        if case .registers = reply {
+            metrics.answered(unit: unit, kind: kind, ok: true)
+        } else {
+            metrics.answered(unit: unit, kind: kind, ok: false)
+        }
+        return reply
     }
 }

@@ -32,6 +32,12 @@ public struct GatewayConfig: Sendable {
     public var devices: [DeviceConfig] = []
     /// The SunSpec Modbus TCP export, if configured.
     public var export: ExportSettings?
+    /// Where `/metrics` and `/status` are served, if configured (`metrics: {listen: "127.0.0.1:9108"}`).
+    public var metrics: MetricsSettings?
+    /// The MQTT publisher (plain JSON topics and/or Sparkplug B), if configured.
+    public var mqtt: MQTTSettings?
+    /// The control socket and audit, if configured (devices then say what may be written in their `control:`).
+    public var control: ControlSettings?
 
     /// Creates a configuration.
     public init(
@@ -91,6 +97,20 @@ public struct ExportSettings: Sendable, Equatable {
     }
 }
 
+/// Where the metrics (`/metrics`, `/status`) are served over HTTP.
+public struct MetricsSettings: Sendable, Equatable {
+    /// Dotted IPv4 address (loopback unless a scraper elsewhere needs it).
+    public var host: String
+    /// TCP port (0: any free one, for tests).
+    public var port: Int
+
+    /// Creates settings.
+    public init(host: String = "127.0.0.1", port: Int = 9108) {
+        self.host = host
+        self.port = port
+    }
+}
+
 /// A configuration mistake: file, line, key path and what is wrong. Exit status 78.
 public typealias ConfigError = YAMLFileError
 
@@ -120,7 +140,7 @@ struct ConfigReader: YAMLReader {
     }
 
     mutating func config(_ root: Node) throws(ConfigError) -> GatewayConfig {
-        let top = try mapping(root, "", allowed: ["socket", "devices", "export"])
+        let top = try mapping(root, "", allowed: ["socket", "devices", "export", "metrics", "mqtt", "control"])
         var config = GatewayConfig()
         if let socket = top["socket"] {
             let s = try mapping(socket, "socket", allowed: ["path", "mode", "buffer", "max_subscribers"])
@@ -146,18 +166,27 @@ struct ConfigReader: YAMLReader {
             guard let tcp = e["modbus_tcp"] else { throw fail(export, "export.modbus_tcp", "missing") }
             let t = try mapping(tcp, "export.modbus_tcp", allowed: ["listen", "max_connections", "idle_timeout"])
             guard let listen = t["listen"] else { throw fail(tcp, "export.modbus_tcp.listen", "missing (\"0.0.0.0:1502\")") }
-            let text = try string(listen, "export.modbus_tcp.listen")
-            guard case .tcp(let host, let port)? = Endpoint.parseTCP(text), host.split(separator: ".").count == 4,
-                host.split(separator: ".").allSatisfy({ UInt8($0) != nil })
-            else {
-                throw fail(listen, "export.modbus_tcp.listen", "'\(text)' is not IPV4-ADDRESS:PORT")
-            }
+            let (host, port) = try ipv4Address(listen, "export.modbus_tcp.listen")
             var settings = ExportSettings(host: host, port: port, maxConnections: 32)
             if let max = t["max_connections"] { settings.maxConnections = try integer(max, "export.modbus_tcp.max_connections", 1...900) }
             if let idle = t["idle_timeout"] {
                 settings.idleTimeout = try duration(idle, "export.modbus_tcp.idle_timeout", within: Self.idleTimeouts)
             }
             config.export = settings
+        }
+        if let metrics = top["metrics"] {
+            let m = try mapping(metrics, "metrics", allowed: ["listen"])
+            guard let listen = m["listen"] else { throw fail(metrics, "metrics.listen", "missing (\"127.0.0.1:9108\")") }
+            let (host, port) = try ipv4Address(listen, "metrics.listen")
+            config.metrics = MetricsSettings(host: host, port: port)
+        }
+        if let control = top["control"] {
+            config.control = try controlSettings(control)
+            if config.control?.socketPath == config.socketPath {
+                throw fail(
+                    value(of: "socket", in: control), "control.socket.path",
+                    "'\(config.socketPath)' is the readings socket; the control socket is a separate one")
+            }
         }
         guard let devicesNode = top["devices"] else { throw fail(root, "devices", "missing: at least one device is needed") }
         guard let list = devicesNode.sequence, !list.isEmpty else {
@@ -186,9 +215,34 @@ struct ConfigReader: YAMLReader {
                     )
                 }
             }
+            if device.control != nil, config.control == nil {
+                throw fail(
+                    value(of: "control", in: node), "devices[\(i)].control",
+                    "there is no top-level 'control:' (its socket and audit), so nothing could ask for writes")
+            }
+            if device.control?.export == true, config.export == nil {
+                throw fail(
+                    value(of: "export", in: value(of: "control", in: node)), "devices[\(i)].control.export",
+                    "there is no top-level 'export:', so no SCADA could write through it")
+            }
             config.devices.append(device)
         }
+        if let control = top["control"], !config.devices.contains(where: { $0.control != nil }) {
+            throw fail(control, "control", "no device has a 'control:' section, so nothing could be written")
+        }
+        if let mqtt = top["mqtt"] { config.mqtt = try self.mqtt(mqtt, devices: config.devices) }
         return config
+    }
+
+    /// `IPV4-ADDRESS:PORT` (a listen address).
+    func ipv4Address(_ node: Node, _ path: String) throws(ConfigError) -> (String, Int) {
+        let text = try string(node, path)
+        guard case .tcp(let host, let port)? = Endpoint.parseTCP(text), host.split(separator: ".").count == 4,
+            host.split(separator: ".").allSatisfy({ UInt8($0) != nil })
+        else {
+            throw fail(node, path, "'\(text)' is not IPV4-ADDRESS:PORT")
+        }
+        return (host, port)
     }
 
     func device(_ node: Node, _ path: String) throws(ConfigError) -> DeviceConfig {
@@ -196,7 +250,7 @@ struct ConfigReader: YAMLReader {
             node, path,
             allowed: [
                 "name", "tcp", "rtu", "unit", "interval", "timeout", "base", "max_registers", "models", "registers", "profile", "quirks",
-                "export_unit",
+                "export_unit", "control",
             ])
         guard let nameNode = d["name"] else { throw fail(node, "\(path).name", "missing") }
         let name = try string(nameNode, "\(path).name")
@@ -271,6 +325,7 @@ struct ConfigReader: YAMLReader {
             }
             device.registers = kind
         }
+        if let control = d["control"] { device.control = try deviceControl(control, "\(path).control", device: device) }
         return device
     }
 

@@ -55,6 +55,8 @@ public enum GatewayEvent: Sendable {
     case readings(device: String, [Reading])
     /// A device's registers after a discovery or poll (sent before that discovery's or poll's readings).
     case registers(device: String, DeviceRegisters)
+    /// A control request and what became of it (the audit's record).
+    case control(ControlRecord)
 }
 
 /// An output of the gateway: the socket stream, the SunSpec export, and later MQTT and metrics.

@@ -85,6 +85,7 @@ public final class Hub: GatewaySink {
         case .discovered(let device, let readings): publish(device: device, readings: readings, withMeta: true)
         case .readings(let device, let readings): publish(device: device, readings: readings, withMeta: false)
         case .registers: break
+        case .control(let record): publish(record)
         }
     }
 
@@ -111,6 +112,14 @@ public final class Hub: GatewaySink {
                 s.meta[status.device] = nil
                 s.readings[status.device] = nil
             }
+            for sub in s.subscribers.values { sub.send(buffer) }
+        }
+    }
+
+    /// A control record goes to every subscriber now; it is not part of a new subscriber's snapshot.
+    private func publish(_ record: ControlRecord) {
+        let buffer = allocator.buffer(bytes: record.auditLine())
+        state.withLock { s in
             for sub in s.subscribers.values { sub.send(buffer) }
         }
     }

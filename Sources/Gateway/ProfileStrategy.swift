@@ -17,6 +17,8 @@ struct ProfileStrategy: PollStrategy {
     let source: String
     var plan: [ReadBlock]
     var bridging = true
+    /// The SunSpec map of the latest good read (the `before` of control writes).
+    var lastRegisters: DeviceRegisters?
 
     init(config: DeviceConfig, profile: Profile, reader: any RegisterReader, clocks: Clocks, logger: Logger) {
         self.config = config
@@ -34,6 +36,7 @@ struct ProfileStrategy: PollStrategy {
         case .stopped: return .stopped
         case .failed(let error): return .failed(error)
         case .mapped(let device, let registers):
+            lastRegisters = registers
             return .found(readings: readings(of: device, first: true), registers: registers, models: device.models.map(\.model.id))
         }
     }
@@ -42,7 +45,9 @@ struct ProfileStrategy: PollStrategy {
         switch await readAndMap() {
         case .stopped: return .stopped
         case .failed(let error): return .failed(error)
-        case .mapped(let device, let registers): return .polled(readings(of: device, first: false), registers)
+        case .mapped(let device, let registers):
+            lastRegisters = registers
+            return .polled(readings(of: device, first: false), registers)
         }
     }
 

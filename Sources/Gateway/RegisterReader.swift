@@ -1,12 +1,24 @@
 import Modbus
 
-/// Something registers can be read from: a libmodbus link, or an in-memory device in tests.
+/// Something registers can be read from, and written to: a libmodbus link, or an in-memory device in tests.
 public protocol RegisterReader: Sendable {
     /// Reads `count` registers (1...125) of `unit` from `address`.
     func read(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?) async throws(ModbusError) -> [UInt16]
+
+    /// Writes `registers` of `unit` from `address` with `function` (16: one request of 1...123
+    /// registers; 6: one request per register, in one turn), never retried (`ModbusLink.write`).
+    func write(unit: Int, address: Int, registers: [UInt16], function: WriteFunction, timeout: Duration?) async throws(ModbusError)
 }
 
 extension ModbusLink: RegisterReader {}
+
+extension RegisterReader {
+    /// A reader that takes no writes: every write is refused as a device would refuse a function it
+    /// does not have (exception 1, illegal function).
+    public func write(unit: Int, address: Int, registers: [UInt16], function: WriteFunction, timeout: Duration?) async throws(ModbusError) {
+        throw ModbusError(.exception(1), operation: "write registers", unit: unit, address: address)
+    }
+}
 
 extension RegisterReader {
     /// One request as polls make it: a timeout is tried once more at once, a refusal (exception 2)

@@ -22,12 +22,16 @@ public struct StreamServer: Service {
     let hub: Hub
     let logger: Logger
     let ready: (@Sendable () -> Void)?
+    /// Hears why each subscriber's connection ended (nil: no metrics kept).
+    let metrics: StreamMetrics?
 
-    /// Creates the server; `ready` runs once the socket accepts connections.
+    /// Creates the server; `ready` runs once the socket accepts connections; `metrics` counts
+    /// disconnections by reason.
     public init(
         path: String, mode: mode_t = 0o660, bufferLimit: Int = 4 << 20, maxSubscribers: Int = 1000, hub: Hub, logger: Logger,
-        ready: (@Sendable () -> Void)? = nil
+        ready: (@Sendable () -> Void)? = nil, metrics: StreamMetrics? = nil
     ) {
+        self.metrics = metrics
         self.path = path
         self.mode = mode
         self.bufferLimit = bufferLimit
@@ -49,13 +53,15 @@ public struct StreamServer: Service {
         let limit = bufferLimit
         let logger = self.logger
         let cap = SubscriberCap(max: maxSubscribers)
+        let metrics = self.metrics
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 128)
                 .childChannelInitializer { child in
                     child.eventLoop.makeCompletedFuture {
-                        try child.pipeline.syncOperations.addHandler(SubscriberHandler(hub: hub, limit: limit, cap: cap, logger: logger))
+                        try child.pipeline.syncOperations.addHandler(
+                            SubscriberHandler(hub: hub, limit: limit, cap: cap, logger: logger, metrics: metrics))
                     }
                 }
                 .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
@@ -111,6 +117,8 @@ final class SubscriberConnection: Subscriber, Sendable {
     private struct State {
         var pending = 0
         var closed = false
+        /// Why the gateway closed it (nil: the subscriber did, or has not yet).
+        var ending: StreamDisconnect?
     }
 
     private let channel: Channel
@@ -131,6 +139,9 @@ final class SubscriberConnection: Subscriber, Sendable {
         channel.eventLoop.execute { self.write(buffer) }
     }
 
+    /// Why the connection ended, once it has (on the event loop).
+    var endReason: StreamDisconnect { state.value.ending ?? .closed }
+
     func sendSnapshot(_ parts: [ByteBuffer]) {
         channel.eventLoop.execute {
             guard !self.state.value.closed else { return }
@@ -146,6 +157,7 @@ final class SubscriberConnection: Subscriber, Sendable {
         let pending = state.value.pending
         if pending + size > limit {
             state.value.closed = true
+            state.value.ending = .slow
             logger.warning("subscriber too slow: disconnected", metadata: ["queued": "\(pending)"])
             channel.close(promise: nil)
             return
@@ -160,6 +172,7 @@ final class SubscriberConnection: Subscriber, Sendable {
         channel.eventLoop.execute {
             guard !self.state.value.closed else { return }
             self.state.value.closed = true
+            self.state.value.ending = .shutdown
             // Completes once everything queued before it is written; a subscriber that does not read
             // is closed anyway after `finishTimeout`.
             channel.writeAndFlush(ByteBuffer()).whenComplete { _ in channel.close(promise: nil) }
@@ -187,9 +200,11 @@ final class SubscriberHandler: ChannelInboundHandler {
     private let limit: Int
     private let cap: SubscriberCap
     private let logger: Logger
+    private let metrics: StreamMetrics?
     private var connection: SubscriberConnection?
 
-    init(hub: Hub, limit: Int, cap: SubscriberCap, logger: Logger) {
+    init(hub: Hub, limit: Int, cap: SubscriberCap, logger: Logger, metrics: StreamMetrics?) {
+        self.metrics = metrics
         self.hub = hub
         self.limit = limit
         self.cap = cap
@@ -205,6 +220,7 @@ final class SubscriberHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         case .full:
+            metrics?.disconnected(.refused)
             let refusals = cap.refusals.add(1, ordering: .relaxed).newValue
             let reason = "the gateway serves at most \(cap.max) subscribers (socket.max_subscribers)"
             if refusals == 1 || refusals % 100 == 0 {
@@ -221,7 +237,10 @@ final class SubscriberHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let connection { hub.unsubscribe(connection) }
+        if let connection {
+            hub.unsubscribe(connection)
+            metrics?.disconnected(connection.endReason)
+        }
         connection = nil
         context.fireChannelInactive()
     }

@@ -14,11 +14,12 @@ import Synchronization
 /// (MODBUS_ERROR_RECOVERY_LINK can hang forever against a dead server); after a timeout or a bad
 /// frame a TCP connection is reopened (a serial line flushed), so a late answer cannot be taken for
 /// the next one. Each reply is checked against its request (transaction id, protocol id, unit id,
-/// function code, length) and bytes left over from an earlier answer are dropped before a request, so
-/// only the answer to a request is ever taken for its registers.
+/// function code, length, a write's echo) and bytes left over from an earlier answer are dropped
+/// before a request, so only the answer to a request is ever taken for its registers (or a write
+/// done). Reads are in this file, writes in `ModbusLink+Write.swift`.
 ///
 /// `@unchecked Sendable` is sound: the counters are atomics, and the libmodbus context and the
-/// request state (`context`, `lastFrameEnd`, `currentTimeout`, `nextTransaction`) are touched only on
+/// request state (`context`, `lastFrameEnd`, `currentTimeout`, `nextTransaction`, `openedBefore`) are touched only on
 /// the link's own thread, by the jobs of its `BlockingWorker` (and by `deinit`, once no job is left).
 public final class ModbusLink: @unchecked Sendable {
     /// Where the link goes.
@@ -41,17 +42,22 @@ public final class ModbusLink: @unchecked Sendable {
     private let earlierReplies = Atomic<Int>(0)
     /// The descriptor number the connection lives on (below 1024, for libmodbus's select()).
     private let descriptor = LowDescriptor()
-    private let defaultTimeout: Duration
+    let defaultTimeout: Duration
+    /// Told of each open and each request, on the link's thread (nil: no one listens).
+    private let observer: (any LinkObserver)?
     // Touched on the worker thread only:
+    private var openedBefore = false
     private var context: OpaquePointer?
     private var lastFrameEnd: ContinuousClock.Instant?
     private var currentTimeout: Duration?
     private var nextTransaction: UInt16 = 0
 
-    /// Creates a link (nothing is opened until the first request).
-    public init(endpoint: Endpoint, timeout: Duration = .seconds(1)) {
+    /// Creates a link (nothing is opened until the first request); `observer` hears of each open and
+    /// each request.
+    public init(endpoint: Endpoint, timeout: Duration = .seconds(1), observer: (any LinkObserver)? = nil) {
         self.endpoint = endpoint
         self.defaultTimeout = timeout
+        self.observer = observer
         self.worker = BlockingWorker(name: "modbus \(endpoint)", stackSize: 256 * 1024)
     }
 
@@ -70,20 +76,36 @@ public final class ModbusLink: @unchecked Sendable {
         unit: Int, address: Int, count: Int, kind: RegisterKind = .holding, timeout: Duration? = nil
     ) async throws(ModbusError) -> [UInt16] {
         let operation = kind == .holding ? "read holding registers" : "read input registers"
+        let timeout = timeout ?? defaultTimeout
+        return try await transaction(operation: operation, unit: unit, address: address) { [self] in
+            performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout)
+        }
+    }
+
+    /// Queues `job` as one turn on the link's thread and waits for its answer.
+    func transaction<Value: Sendable>(
+        operation: String, unit: Int, address: Int, _ job: @escaping @Sendable () -> Result<Value, ModbusError>
+    ) async throws(ModbusError) -> Value {
         let cancelled = ModbusError(.cancelled, operation: operation, unit: unit, address: address)
         let closed = ModbusError(.connectionLost("link closed"), operation: operation, unit: unit, address: address)
-        let timeout = timeout ?? defaultTimeout
-        let request = PendingRequest<[UInt16]>(cancelled: cancelled)
+        let request = PendingRequest<Value>(cancelled: cancelled)
+        let observer = observer
         let result = await request.answer(
             submit: { request in
-                worker.submit { [self] turn in
+                worker.submit { turn in
                     switch turn {
                     case .dropped:
                         request.finish(.failure(closed))
                     case .run:
                         // A request answered already (its task was cancelled in the queue) is not sent.
                         guard request.start() else { return }
-                        request.finish(performRead(unit: unit, address: address, count: count, kind: kind, timeout: timeout))
+                        let started = ContinuousClock.now
+                        let result = job()
+                        if let observer {
+                            let error: ModbusError? = if case .failure(let e) = result { e } else { nil }
+                            observer.requestEnded(busy: .now - started, error: error)
+                        }
+                        request.finish(result)
                     }
                 }
             }, closed: closed)
@@ -114,26 +136,50 @@ public final class ModbusLink: @unchecked Sendable {
 
     private func performRead(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration) -> Result<[UInt16], ModbusError> {
         let operation = kind == .holding ? "read holding registers" : "read input registers"
-        func failure(_ kind: ModbusError.Kind) -> Result<[UInt16], ModbusError> {
-            .failure(ModbusError(kind, operation: operation, unit: unit, address: address))
-        }
         guard (1...125).contains(count), address >= 0, address + count <= 65536 else {
-            return failure(.invalidRequest("\(count) registers at \(address)"))
+            return .failure(
+                ModbusError(.invalidRequest("\(count) registers at \(address)"), operation: operation, unit: unit, address: address))
         }
+        return ready(unit: unit, address: address, operation: operation, timeout: timeout).flatMap { wireUnit, ctx, fd in
+            exchange(unit: unit, address: address, operation: operation, ctx: ctx, fd: fd) { transaction in
+                ReadFrame(unit: wireUnit, kind: kind, address: address, count: count, transaction: transaction)
+            }
+        }
+    }
+
+    /// Before a transaction: the unit can be addressed, the link is open, its timeout set. The unit
+    /// id on the wire, the context and the descriptor, or the error.
+    func ready(
+        unit: Int, address: Int, operation: String, timeout: Duration
+    ) -> Result<(UInt8, OpaquePointer, Int32), ModbusError> {
         guard let wireUnit = UInt8(exactly: unit), isAddressable(unit) else {
-            return failure(.invalidRequest("unit \(unit) cannot be addressed on \(endpoint)"))
+            let kind = ModbusError.Kind.invalidRequest("unit \(unit) cannot be addressed on \(endpoint)")
+            return .failure(ModbusError(kind, operation: operation, unit: unit, address: address))
         }
         if let error = openIfNeeded(timeout: timeout, unit: unit) { return .failure(error) }
         guard let ctx = context, let fd = descriptor.number else {
             return .failure(ModbusError(.connectionLost("not open"), operation: "connect", unit: unit))
         }
         if currentTimeout != timeout, !setTimeout(ctx, timeout) {
-            return failure(.invalidRequest("libmodbus refused a timeout of \(timeout)"))
+            let kind = ModbusError.Kind.invalidRequest("libmodbus refused a timeout of \(timeout)")
+            return .failure(ModbusError(kind, operation: operation, unit: unit, address: address))
+        }
+        return .success((wireUnit, ctx, fd))
+    }
+
+    /// One request and its answer: bytes waiting are dropped, the line's silence kept, the request
+    /// (made with the next transaction id) sent, and frames received until one is its answer (replies
+    /// to earlier requests dropped, a few at most). Never sent twice.
+    func exchange<Request: LinkRequest>(
+        unit: Int, address: Int, operation: String, ctx: OpaquePointer, fd: Int32, _ make: (UInt16) -> Request
+    ) -> Result<Request.Answer, ModbusError> {
+        func failure(_ kind: ModbusError.Kind) -> Result<Request.Answer, ModbusError> {
+            .failure(ModbusError(kind, operation: operation, unit: unit, address: address))
         }
         dropUnread(fd)
         waitForLineSilence()
         nextTransaction &+= 1
-        let request = ReadFrame(unit: wireUnit, kind: kind, address: address, count: count, transaction: nextTransaction)
+        let request = make(nextTransaction)
         if let error = send(request, ctx: ctx, fd: fd, unit: unit) {
             lastFrameEnd = .now
             closeContext()
@@ -141,7 +187,7 @@ public final class ModbusLink: @unchecked Sendable {
         }
         transactionCount.add(1, ordering: .relaxed)
         var reply = [UInt8](repeating: 0, count: 260)
-        var checked: ReadFrame.Reply
+        var checked: LinkOutcome<Request.Answer>
         var earlier = 0
         repeat {
             let rc = reply.withUnsafeMutableBufferPointer { modbus_receive_confirmation(ctx, $0.baseAddress) }
@@ -155,9 +201,9 @@ public final class ModbusLink: @unchecked Sendable {
                 // libmodbus's RTU check gives 0 for a frame from another unit id.
                 checked = .mismatch("a reply from another unit")
             } else if case .tcp = endpoint {
-                checked = request.checkTCP(reply[0..<Int(rc)])
+                checked = request.outcome(tcp: reply[0..<Int(rc)])
             } else {
-                checked = request.checkRTU(reply[0..<Int(rc)])
+                checked = request.outcome(rtu: reply[0..<Int(rc)])
             }
             if checked.isEarlier {
                 // A copy of an earlier answer, or a late one: dropped; this request's answer may follow.
@@ -167,8 +213,8 @@ public final class ModbusLink: @unchecked Sendable {
             }
         } while checked.isEarlier && earlier <= Int(ReadFrame.earlierWindow)
         switch checked {
-        case .registers(let registers):
-            return .success(registers)
+        case .answer(let answer):
+            return .success(answer)
         case .exception(let code):
             return failure(.exception(code))
         case .earlier(let transaction):
@@ -194,7 +240,7 @@ public final class ModbusLink: @unchecked Sendable {
 
     /// Sends the request: on TCP our own ADU (libmodbus's raw requests all carry transaction id 0),
     /// on a serial line through libmodbus, which adds the CRC.
-    private func send(_ request: ReadFrame, ctx: OpaquePointer, fd: Int32, unit: Int) -> ModbusError.Kind? {
+    private func send(_ request: some LinkRequest, ctx: OpaquePointer, fd: Int32, unit: Int) -> ModbusError.Kind? {
         switch endpoint {
         case .tcp:
             let frame = request.tcpRequest
@@ -306,6 +352,8 @@ public final class ModbusLink: @unchecked Sendable {
         }
         context = ctx
         lastFrameEnd = nil
+        observer?.linkOpened(first: !openedBefore)
+        openedBefore = true
         return nil
     }
 

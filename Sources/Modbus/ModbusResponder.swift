@@ -2,19 +2,26 @@
 /// body) in, the reply PDU (function code onwards) out. The TCP server (`ModbusNIO`) and the RTU
 /// simulator (`ModbusRTUServer`) both answer through it.
 ///
-/// Reads of holding (3) and input (4) registers are served from the `RegisterSource`; any other
-/// function code, writes included, gets exception 1 at once.
+/// Reads of holding (3) and input (4) registers are served from the `RegisterSource`; writes (6
+/// and 16, checked by `WriteRequest`) when it is a `WritableRegisterSource`; any other function
+/// code, and writes to a source that is not writable, get exception 1 at once.
 public struct ModbusResponder: Sendable {
     /// Where the registers come from.
     public let source: any RegisterSource
+    /// The same source, when it takes writes.
+    private let writable: (any WritableRegisterSource)?
 
     /// A responder serving `source`.
     public init(source: any RegisterSource) {
         self.source = source
+        self.writable = source as? any WritableRegisterSource
     }
 
     /// The reply PDU to `function` with `body` (the PDU after its function code) for `unit`.
     public func replyPDU(unit: UInt8, function: UInt8, body: some Collection<UInt8>) -> [UInt8] {
+        if let write = WriteFunction(rawValue: Int(function)), let writable {
+            return replyPDU(unit: unit, write: write, body: body, to: writable)
+        }
         guard function == 3 || function == 4 else { return [function | 0x80, 1] }
         let fields = Array(body.prefix(4))
         guard fields.count == 4 else { return [function | 0x80, 3] }
@@ -37,6 +44,20 @@ public struct ModbusResponder: Sendable {
             return [function | 0x80, 4]
         case .exception(let code):
             return [function | 0x80, code]
+        }
+    }
+
+    private func replyPDU(
+        unit: UInt8, write: WriteFunction, body: some Collection<UInt8>, to writable: any WritableRegisterSource
+    ) -> [UInt8] {
+        switch WriteRequest.parse(function: write, body: body) {
+        case .exception(let code):
+            return [write.functionCode | 0x80, code]
+        case .request(let request):
+            switch writable.write(unit: unit, address: request.address, registers: request.registers) {
+            case .written: return request.replyPDU
+            case .exception(let code): return [write.functionCode | 0x80, code]
+            }
         }
     }
 }

@@ -21,3 +21,17 @@ public protocol RegisterSource: Sendable {
     /// The answer to a read of `count` registers of `unit` from `address`.
     func read(unit: UInt8, kind: RegisterKind, address: Int, count: Int) -> ServerReply
 }
+
+/// What a served device answers to a write.
+public enum ServerWriteReply: Sendable, Equatable {
+    /// The registers were written.
+    case written
+    /// A Modbus exception (1: not writable, 2: illegal data address, 3: illegal data value, 4: device failure...).
+    case exception(UInt8)
+}
+
+/// Registers a server serves that can also be written (functions 6 and 16 through `ModbusResponder`).
+public protocol WritableRegisterSource: RegisterSource {
+    /// The answer to a write of `registers` of `unit` from `address` (for function 6, one register).
+    func write(unit: UInt8, address: Int, registers: [UInt16]) -> ServerWriteReply
+}

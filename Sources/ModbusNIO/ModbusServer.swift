@@ -4,7 +4,10 @@ import NIOPosix
 import Synchronization
 
 /// A Modbus TCP server on SwiftNIO, for the SunSpec export and the simulator: FC3 and FC4 read a
-/// `RegisterSource` (through `ModbusResponder`), every other function code gets exception 1 at once.
+/// `RegisterSource` (through `ModbusResponder`); FC6 and FC16 go to the `ModbusWriteHandler` when
+/// one is given (answered when it has, in the order of each connection's requests), else to the
+/// responder (written when the source is a `WritableRegisterSource`, else exception 1); every other
+/// function code gets exception 1 at once.
 ///
 /// Requests are framed by their MBAP length (`MBAPFrameDecoder`); bytes that are not Modbus TCP (a
 /// nonzero protocol id, a length outside 2...254) close the connection. A partial frame or an
@@ -25,6 +28,8 @@ public final class ModbusServer: Sendable {
     public static let evictableIdle = Duration.seconds(1)
     /// Requests answered (registers or exception), for tests and benchmarks.
     public var requests: Int { connections.counter.value }
+    /// Connections open now that count towards the cap (for metrics).
+    public var connectionCount: Int { connections.registry.counted }
     /// The port listened on once started (the one asked for before).
     public var port: Int { state.withLock { $0.port } }
 
@@ -47,10 +52,11 @@ public final class ModbusServer: Sendable {
     /// Creates a server; `port` 0 picks a free one. `host` is an IP address. Its connections run on
     /// `group` (by default the process's shared one, so that many servers in a process share a few
     /// threads). `onEvent` hears of connections closed or refused by the server (on an event loop;
-    /// it must not block).
+    /// it must not block). `writeHandler`, when given, answers the writes.
     public init(
         host: String = "127.0.0.1", port: Int, maxConnections: Int = 64, idleTimeout: Duration? = nil,
-        source: any RegisterSource, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        source: any RegisterSource, writeHandler: (any ModbusWriteHandler)? = nil,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onEvent: @escaping @Sendable (ServerConnectionEvent) -> Void = { _ in }
     ) {
         self.host = host
@@ -60,7 +66,7 @@ public final class ModbusServer: Sendable {
         connections = ConnectionSetup(
             responder: ModbusResponder(source: source), counter: RequestCounter(),
             registry: ConnectionRegistry(maxConnections: maxConnections, evictableIdle: Self.evictableIdle),
-            idleTimeout: idleTimeout, onEvent: onEvent)
+            idleTimeout: idleTimeout, writeHandler: writeHandler, onEvent: onEvent)
         state = Mutex(State(port: port))
     }
 
@@ -117,12 +123,13 @@ public final class ModbusServer: Sendable {
 }
 
 /// What every connection of a server shares, and the pipeline it installs on each: the MBAP codec,
-/// the cap, the idle timeout (if any) and the request handler.
+/// the cap, the idle timeout (if any) and the request handler (with the write handler, if any).
 struct ConnectionSetup: Sendable {
     let responder: ModbusResponder
     let counter: RequestCounter
     let registry: ConnectionRegistry
     let idleTimeout: Duration?
+    var writeHandler: (any ModbusWriteHandler)? = nil
     let onEvent: @Sendable (ServerConnectionEvent) -> Void
 
     /// Adds the handlers of one connection to its pipeline.
@@ -131,6 +138,6 @@ struct ConnectionSetup: Sendable {
         try pipeline.addHandler(ByteToMessageHandler(MBAPFrameDecoder()))
         try pipeline.addHandler(ConnectionCapHandler(registry: registry, onEvent: onEvent))
         if let idleTimeout { try pipeline.addHandler(IdleTimeoutHandler(timeout: idleTimeout, onEvent: onEvent)) }
-        try pipeline.addHandler(ModbusRequestHandler(responder: responder, counter: counter))
+        try pipeline.addHandler(ModbusRequestHandler(responder: responder, counter: counter, writeHandler: writeHandler))
     }
 }

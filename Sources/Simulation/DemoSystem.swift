@@ -12,7 +12,8 @@ import SunSpec
 /// folder.
 public enum DemoSystem {
     /// The simulated devices: the battery inverter as unit 1, the legacy storage inverter as unit 2,
-    /// a Sungrow hybrid (its own register map, input registers) as unit 3.
+    /// a Sungrow hybrid (its own register map, input registers) as unit 3; all take writes (functions
+    /// 6 and 16) into their holding registers, as a device under control does.
     public static func devices() -> CaptureDevices {
         var images: [UInt8: RegisterImage] = [:]
         var inputs: [UInt8: RegisterImage] = [:]
@@ -22,7 +23,7 @@ public enum DemoSystem {
                 inputs[unit] = $0.inputImage
             }
         }
-        return CaptureDevices(images, inputs: inputs)
+        return CaptureDevices(images, inputs: inputs, writable: true)
     }
 
     /// The Sungrow profile the demo embeds (Profiles/sungrow-sh.yaml).

@@ -13,13 +13,16 @@ enum Bench {
             try await StreamBench.run(capture: args[1], arguments: Array(args.dropFirst(2)))
         case "fleet" where args.count >= 2:
             try await FleetBench.run(arguments: Array(args.dropFirst(1)))
+        case "metrics":
+            MetricsBench.run(arguments: Array(args.dropFirst(1)))
         default:
             FileHandle.standardError.write(
                 Data(
                     """
                     usage: sunspec-bench core CAPTURE [SECONDS]
                            sunspec-bench stream CAPTURE [--devices N] [--subscribers N] [--interval MS] [--seconds S]
-                           sunspec-bench fleet --first-port P [--devices N] [--interval MS] [--seconds S]
+                           sunspec-bench fleet --first-port P [--devices N] [--interval MS] [--seconds S] [--scrape-ms MS]
+                           sunspec-bench metrics [--devices N] [--rounds R]
 
                     """.utf8))
             exit(64)

@@ -18,7 +18,12 @@ enum FleetBench {
             DeviceConfig(
                 name: "bess-\(i)", endpoint: .tcp(host: "127.0.0.1", port: firstPort + i), interval: interval, timeout: .seconds(2))
         }
-        let (group, task, path) = BenchGateway.start(configs, name: "fleet", bufferLimit: 256 << 20)
+        // --scrape-ms N: /metrics is scraped over HTTP every N ms, as Prometheus would.
+        let scrapeEvery = options.int("--scrape-ms", 0)
+        let scraper = scrapeEvery > 0 ? Scraper(every: .milliseconds(scrapeEvery)) : nil
+        var onMetrics: (@Sendable (Int) -> Void)? = nil
+        if let scraper { onMetrics = { port in scraper.start(port: port) } }
+        let (group, task, path, _) = BenchGateway.start(configs, name: "fleet", bufferLimit: 256 << 20, metrics: onMetrics)
         // Discovery of the whole fleet, then a settling period.
         try await Task.sleep(for: .seconds(max(5, devices / 100)))
         let reader = LatencyReader(path: path)
@@ -30,6 +35,7 @@ enum FleetBench {
         let cpu = cpuSeconds() - cpuBefore
         let counts = reader.snapshot()
         let rss = residentMB()
+        let scrapes = scraper?.stop() ?? Scraper.Figures()
         await group.triggerGracefulShutdown()
         _ = try? await task.value
         let polled = options.int("--models-per-poll", 9)
@@ -38,7 +44,7 @@ enum FleetBench {
         var latencies = counts.latencies.sorted()
         if latencies.isEmpty { latencies = [0] }
         print(
-            #"{"peer":"sunspec-gateway","bench":"fleet","devices":\#(devices),"interval_ms":\#(options.int("--interval", 1000)),"polls_per_s":\#(String(format: "%.1f", pollsPerSecond)),"target_polls_per_s":\#(Int(target)),"held":\#(pollsPerSecond >= target * 0.97),"cpu_cores":\#(String(format: "%.2f", cpu / Double(seconds))),"rss_mb":\#(rss),"latency_ms_p50":\#(latencies[latencies.count / 2]),"latency_ms_p99":\#(latencies[min(latencies.count - 1, latencies.count * 99 / 100)])}"#
+            #"{"peer":"sunspec-gateway","bench":"fleet","devices":\#(devices),"interval_ms":\#(options.int("--interval", 1000)),"polls_per_s":\#(String(format: "%.1f", pollsPerSecond)),"target_polls_per_s":\#(Int(target)),"held":\#(pollsPerSecond >= target * 0.97),"cpu_cores":\#(String(format: "%.2f", cpu / Double(seconds))),"rss_mb":\#(rss),"latency_ms_p50":\#(latencies[latencies.count / 2]),"latency_ms_p99":\#(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]),"scrape_ms":\#(scrapeEvery),"scrapes":\#(scrapes.count),"scrape_ms_p50":\#(String(format: "%.1f", scrapes.p50)),"scrape_bytes":\#(scrapes.bytes)}"#
         )
     }
 }

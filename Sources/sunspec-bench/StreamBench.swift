@@ -59,12 +59,22 @@ enum StreamBench {
 /// The gateway under benchmark, built as `run` builds it, on a socket in the temp folder.
 enum BenchGateway {
     static func start(_ configs: [DeviceConfig], name: String, bufferLimit: Int) -> (ServiceGroup, Task<Void, any Error>, String) {
+        let (group, task, path, _) = start(configs, name: name, bufferLimit: bufferLimit, metrics: nil)
+        return (group, task, path)
+    }
+
+    /// The same, with `metrics:` on a free port when `metrics` is given (told the port once it listens).
+    static func start(
+        _ configs: [DeviceConfig], name: String, bufferLimit: Int, metrics: (@Sendable (Int) -> Void)?
+    ) -> (ServiceGroup, Task<Void, any Error>, String, GatewayApplication) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-\(name)-\(getpid()).sock").path
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let config = GatewayConfig(socketPath: path, bufferLimit: bufferLimit, devices: configs)
-        let group = ServiceGroup(services: [GatewayApplication(config: config, logger: logger)], logger: logger)
-        return (group, Task { try await group.run() }, path)
+        var config = GatewayConfig(socketPath: path, bufferLimit: bufferLimit, devices: configs)
+        if metrics != nil { config.metrics = MetricsSettings(host: "127.0.0.1", port: 0) }
+        let app = GatewayApplication(config: config, logger: logger, onMetricsReady: metrics)
+        let group = ServiceGroup(services: [app], logger: logger)
+        return (group, Task { try await group.run() }, path, app)
     }
 }
 

@@ -14,6 +14,6 @@ struct GatewayCommand: AsyncParsableCommand {
             74 output error; 78 bad configuration.
             """,
         version: version,
-        subcommands: [Run.self, Demo.self, Scan.self, Simulate.self, Decode.self, Models.self, ProfileCommand.self]
+        subcommands: [Run.self, Demo.self, Scan.self, Simulate.self, Decode.self, Models.self, ProfileCommand.self, ControlCommand.self]
     )
 }

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -45,11 +47,22 @@ func makeLogger(level: String) -> Logger {
     return logger
 }
 
-/// Runs the gateway of `settings` (and `extra` services) until a signal, or `duration`.
+/// Runs the gateway of `settings` (and `extra` services) until a signal, or `duration`. With
+/// `metrics:`, its registry is made here and swift-metrics bootstrapped over it; under systemd
+/// (`NOTIFY_SOCKET`) it says READY=1 once everything listens and feeds the watchdog.
 func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any Service], duration: Duration?) async throws {
     let mirrorCopy = mirror ? SocketMirror(path: settings.socketPath) : nil
-    let app = GatewayApplication(config: settings, logger: logger, onStreamReady: { mirrorCopy?.start() })
-    let group = ServiceGroup(services: extra + [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    let registry = settings.metrics.map { _ in PrometheusCollectorRegistry() }
+    let systemd = SystemdNotifier()
+    let app = GatewayApplication(
+        config: settings, logger: logger, onStreamReady: { mirrorCopy?.start() }, registry: registry,
+        onReady: {
+            if let error = systemd.notify("READY=1") { logger.warning("systemd notification", metadata: ["error": "\(error)"]) }
+        })
+    if let factory = app.metrics?.factory { MetricsSystem.bootstrap(factory) }
+    var services = extra + [app]
+    if systemd.watchdogInterval != nil { services.append(WatchdogService(notifier: systemd, logger: logger)) }
+    let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     let timer = duration.map { d in
         Task {
             try await Task.sleep(for: d)

@@ -14,7 +14,9 @@ struct Simulate: AsyncParsableCommand {
         discussion: """
             TCP serves every capture on one port, each as its own unit id (the capture's unit, else \
             --unit, --unit+1, ...). RTU serves one capture per serial line. Registers not in a \
-            capture answer exception 2; unknown units 0x0B; function codes other than 3 and 4, 1.
+            capture answer exception 2; unknown units 0x0B; function codes other than 3 and 4, 1. \
+            With --writable, functions 6 and 16 write the holding registers (a register not in the \
+            capture: exception 2).
             """
     )
 
@@ -29,6 +31,9 @@ struct Simulate: AsyncParsableCommand {
 
     @Flag(help: "Move the measured values plausibly over time.")
     var animate = false
+
+    @Flag(help: "Take writes (functions 6 and 16) into the captures' holding registers.")
+    var writable = false
 
     @Option(name: .customLong("max-connections"), help: "Most TCP clients served at once.")
     var maxConnections = 64
@@ -81,7 +86,7 @@ struct Simulate: AsyncParsableCommand {
             inputs[unit] = capture.inputImage
             next = id + 1
         }
-        let devices = CaptureDevices(images, inputs: inputs)
+        let devices = CaptureDevices(images, inputs: inputs, writable: writable)
         let animations = animate ? images.mapValues { Animation(image: $0) } : [:]
         let stop: () async -> Void
         switch link.endpoint {

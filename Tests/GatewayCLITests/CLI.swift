@@ -66,10 +66,10 @@ struct CLI {
 
     /// `sunspec-gateway simulate CAPTURE --tcp 127.0.0.1:PORT` in the background (at most 20 s),
     /// returned once it says it is serving.
-    static func simulate(_ capture: String, port: Int) async throws -> Process {
+    static func simulate(_ capture: String, port: Int, extra: [String] = []) async throws -> Process {
         let simulator = Process()
         simulator.executableURL = binary
-        simulator.arguments = ["simulate", capture, "--tcp", "127.0.0.1:\(port)", "--duration", "20s"]
+        simulator.arguments = ["simulate", capture, "--tcp", "127.0.0.1:\(port)", "--duration", "20s"] + extra
         simulator.currentDirectoryURL = repository
         let out = Pipe()
         simulator.standardOutput = out

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import Testing
 
 /// A plain Unix-socket subscriber for tests: connects, reads NDJSON lines. Its waits run on a
 /// thread of their own, never on Swift's cooperative pool (which the gateway under test needs).
@@ -29,6 +30,20 @@ final class StreamClient: Sendable {
     }
 
     deinit { close(fd) }
+
+    /// Writes text to the socket (requests of the control socket).
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else {
+                Issue.record("socket write failed: errno \(errno)")
+                return
+            }
+            sent += n
+        }
+    }
 
     /// The next line, or nil at end of stream or after `timeout`.
     func line(timeout: Duration = .seconds(5)) async -> String? {

@@ -61,6 +61,28 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible {
         self.power = Int8(clamping: max(-100, min(100, exponent)))
     }
 
+    /// `magnitude x 10^exponent`, negative when `negative` (and not 0); `exponent` is clamped to -100...100.
+    public init(magnitude: UInt64, negative: Bool, exponent: Int) {
+        self.magnitude = magnitude
+        self.negative = negative && magnitude != 0
+        self.power = Int8(clamping: max(-100, min(100, exponent)))
+    }
+
+    /// Equal values are equal whatever their exponent (`25000` and 2500 x 10^1).
+    public static func == (a: ExactDecimal, b: ExactDecimal) -> Bool {
+        let x = a.normalized
+        let y = b.normalized
+        return x.magnitude == y.magnitude && x.exponent == y.exponent && x.negative == y.negative
+    }
+
+    /// Hashes the normalized value, so equal values hash alike.
+    public func hash(into hasher: inout Hasher) {
+        let n = normalized
+        hasher.combine(n.magnitude)
+        hasher.combine(n.exponent)
+        hasher.combine(n.negative)
+    }
+
     /// The nearest Double.
     public var doubleValue: Double {
         var v = Double(magnitude)

@@ -1,0 +1,20 @@
+import Modbus
+
+/// A device's reader that counts each request in the device's metrics (by function and result, and
+/// exceptions by code) before handing its answer on. Retries above it count once per attempt: each
+/// is a request on the wire.
+struct InstrumentedReader: RegisterReader {
+    let reader: any RegisterReader
+    let metrics: DeviceMetrics
+
+    func read(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?) async throws(ModbusError) -> [UInt16] {
+        do {
+            let registers = try await reader.read(unit: unit, address: address, count: count, kind: kind, timeout: timeout)
+            metrics.requestEnded(kind: kind, error: nil)
+            return registers
+        } catch {
+            metrics.requestEnded(kind: kind, error: error)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import MQTT
+import Synchronization
+
+/// What the Sparkplug session keeps to publish, encoded (with its `seq`) only when published.
+enum SparkplugOutbound: BufferedItem {
+    /// A device's DBIRTH, from its state when published.
+    case birth(String)
+    /// Changed metrics of a device; `historical` once kept across a reconnect.
+    case data(String, [SparkplugMetric])
+    /// A device's DDEATH.
+    case death(String)
+
+    var byteCount: Int {
+        switch self {
+        case .birth(let d), .death(let d): d.utf8.count + 16
+        case .data(let d, let metrics): metrics.reduce(d.utf8.count + 16) { $0 + $1.name.utf8.count + 24 }
+        }
+    }
+}
+
+/// Sparkplug B 3.0 as an MQTT session: one edge node (the gateway), one Sparkplug device per gateway
+/// device. NDEATH is each CONNECT's Will, with a `bdSeq` one more per CONNECT; on connect, NBIRTH
+/// (`bdSeq`, `Node Control/Rebirth`) and a DBIRTH for every device online; DBIRTH again when a
+/// device's map is found; DDATA with the metrics that changed (report by exception, each with its
+/// reading's timestamp); DDEATH when a device goes offline or is discovered again. `seq` counts
+/// 0-255 from the NBIRTH. DDATA kept while the broker is away goes out after the births, marked
+/// `is_historical`. NCMD `Node Control/Rebirth` is answered with new births; DCMD goes to
+/// `deviceCommand`, which refuses it until the control pipeline exists.
+final class SparkplugSession: MQTTEventSession {
+    /// A device as last published: its metrics in birth order, each with its latest value.
+    struct Device {
+        var names: [String] = []
+        var metrics: [String: SparkplugMetric] = [:]
+    }
+
+    private struct State {
+        var pending: OutboundBuffer<SparkplugOutbound>
+        /// Devices with a map (online), by name.
+        var devices: [String: Device] = [:]
+        var nextBdSeq: UInt64 = 0
+        var bdSeq: UInt64 = 0
+        var seq: UInt64 = 0
+        var rebirth = false
+        var droppedWhileAway = 0
+    }
+
+    /// What a DCMD does: nil (refused, logged) until the control pipeline (issue 10) plugs in here; it
+    /// gets the device and the command, and says whether it was taken.
+    typealias DeviceCommands = @Sendable (_ device: String, _ command: SparkplugCommand) -> Bool
+
+    let topics: SparkplugTopics
+    private let order: [String]
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let deviceCommand: DeviceCommands?
+    private let now: @Sendable () -> Date
+
+    init(
+        settings: MQTTSettings, ids: MQTTSettings.Sparkplug, devices: [String], logger: Logger, deviceCommand: DeviceCommands? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        topics = SparkplugTopics(group: ids.group, node: ids.node)
+        order = devices
+        self.logger = logger
+        self.deviceCommand = deviceCommand
+        self.now = now
+        state = Mutex(State(pending: OutboundBuffer(maxItems: settings.bufferMessages, maxBytes: settings.bufferBytes)))
+    }
+
+    // MARK: - Events
+
+    func take(_ event: GatewayEvent) -> Bool {
+        switch event {
+        case .status(let status):
+            guard status.state != .online else { return false }
+            return state.withLock { s -> Bool in
+                guard s.devices.removeValue(forKey: status.device) != nil else { return false }
+                push(.death(status.device), &s)
+                return true
+            }
+        case .discovered(let device, let readings):
+            var born = Device()
+            for metric in readings.flatMap(SparkplugMetrics.metrics(of:)) where born.metrics[metric.name] == nil {
+                born.names.append(metric.name)
+                born.metrics[metric.name] = metric
+            }
+            state.withLock { s in
+                s.devices[device] = born
+                push(.birth(device), &s)
+            }
+            return true
+        case .readings(let device, let readings):
+            let fresh = readings.flatMap(SparkplugMetrics.metrics(of:))
+            return state.withLock { s -> Bool in
+                guard var known = s.devices[device] else { return false }
+                var changed: [SparkplugMetric] = []
+                for metric in fresh {
+                    guard let old = known.metrics[metric.name], old.value != metric.value else { continue }
+                    known.metrics[metric.name] = metric
+                    changed.append(
+                        SparkplugMetric(name: metric.name, timestamp: metric.timestamp, datatype: metric.datatype, value: metric.value))
+                }
+                s.devices[device] = known
+                guard !changed.isEmpty else { return false }
+                push(.data(device, changed), &s)
+                return true
+            }
+        case .registers:
+            return false
+        }
+    }
+
+    private func push(_ item: SparkplugOutbound, _ s: inout State) {
+        let gone = s.pending.append(item)
+        guard gone > 0 else { return }
+        if s.droppedWhileAway == 0 { logger.warning("mqtt: Sparkplug buffer full: dropping the oldest DDATA") }
+        s.droppedWhileAway += gone
+    }
+
+    // MARK: - Payloads
+
+    private func stamp() -> UInt64 { SparkplugMetrics.milliseconds(now()) }
+
+    private func nextSeq(_ s: inout State) -> UInt64 {
+        defer { s.seq = (s.seq + 1) % 256 }
+        return s.seq
+    }
+
+    /// NBIRTH (seq 0) and a DBIRTH for every device online, in the config's order.
+    private func births(_ s: inout State) -> [MQTTMessage] {
+        s.seq = 0
+        let nbirth = SparkplugPayload(
+            timestamp: stamp(),
+            metrics: [
+                SparkplugMetric(name: "bdSeq", timestamp: stamp(), datatype: .int64, value: .long(s.bdSeq)),
+                SparkplugMetric(name: "Node Control/Rebirth", timestamp: stamp(), datatype: .boolean, value: .boolean(false)),
+            ], seq: nextSeq(&s))
+        var out = [MQTTMessage(topic: topics.node("NBIRTH"), payload: nbirth.encoded())]
+        for device in order where s.devices[device] != nil { out.append(birth(device, &s)) }
+        return out
+    }
+
+    private func birth(_ device: String, _ s: inout State) -> MQTTMessage {
+        let known = s.devices[device] ?? Device()
+        let metrics = known.names.compactMap { known.metrics[$0] }
+        let payload = SparkplugPayload(timestamp: stamp(), metrics: metrics, seq: nextSeq(&s))
+        return MQTTMessage(topic: topics.device("DBIRTH", device), payload: payload.encoded())
+    }
+
+    private func encode(_ item: SparkplugOutbound, _ s: inout State) -> MQTTMessage? {
+        switch item {
+        case .birth(let device):
+            guard s.devices[device] != nil else { return nil }
+            return birth(device, &s)
+        case .data(let device, let metrics):
+            guard s.devices[device] != nil else { return nil }
+            let payload = SparkplugPayload(timestamp: stamp(), metrics: metrics, seq: nextSeq(&s))
+            return MQTTMessage(topic: topics.device("DDATA", device), payload: payload.encoded())
+        case .death(let device):
+            let payload = SparkplugPayload(timestamp: stamp(), seq: nextSeq(&s))
+            return MQTTMessage(topic: topics.device("DDEATH", device), payload: payload.encoded())
+        }
+    }
+
+    private func death(bdSeq: UInt64) -> MQTTMessage {
+        let payload = SparkplugPayload(
+            timestamp: stamp(), metrics: [SparkplugMetric(name: "bdSeq", timestamp: stamp(), datatype: .int64, value: .long(bdSeq))])
+        return MQTTMessage(topic: topics.node("NDEATH"), payload: payload.encoded(), qos: 1)
+    }
+
+    // MARK: - MQTTSession (on the client's thread)
+
+    /// The NDEATH of the next CONNECT: its `bdSeq` is one more than the last connection the broker
+    /// accepted (attempts that never reached it, the broker down, reuse the value).
+    func willForNextConnect() -> MQTTMessage? {
+        let bdSeq = state.withLock { s -> UInt64 in
+            s.bdSeq = s.nextBdSeq
+            return s.bdSeq
+        }
+        return death(bdSeq: bdSeq)
+    }
+
+    var subscriptions: [String] { [topics.node("NCMD"), topics.device("DCMD", "+")] }
+
+    func connected() -> [MQTTMessage] {
+        let (out, kept, dropped) = state.withLock { s -> ([MQTTMessage], Int, Int) in
+            // Births say what is true now; what was kept of DDATA follows them as history.
+            let online = s.devices
+            s.pending.filter { item in
+                guard case .data(let d, _) = item else { return false }
+                return online[d] != nil
+            }
+            s.pending.update { item in
+                if case .data(let d, let metrics) = item {
+                    item = .data(
+                        d,
+                        metrics.map { m in
+                            var m = m
+                            m.isHistorical = true
+                            return m
+                        })
+                }
+            }
+            s.rebirth = false
+            s.nextBdSeq = (s.bdSeq + 1) % 256
+            defer { s.droppedWhileAway = 0 }
+            return (births(&s), s.pending.count, s.droppedWhileAway)
+        }
+        if dropped > 0 { logger.warning("mqtt: \(dropped) Sparkplug messages were dropped while the broker was away (buffer full)") }
+        if kept > 0 { logger.info("mqtt: sending \(kept) DDATA kept while the broker was away, as historical") }
+        return out
+    }
+
+    func disconnected() {}
+
+    func next(limit: Int) -> [MQTTMessage] {
+        state.withLock { s -> [MQTTMessage] in
+            var out: [MQTTMessage] = []
+            if s.rebirth {
+                s.rebirth = false
+                s.pending.filter { item in
+                    guard case .data = item else { return false }
+                    return true
+                }
+                out = births(&s)
+            }
+            while out.count < limit, let item = s.pending.removeFirst() {
+                if let message = encode(item, &s) { out.append(message) }
+            }
+            return out
+        }
+    }
+
+    func received(topic: String, payload: [UInt8]) {
+        if topic == topics.node("NCMD") {
+            guard let command = SparkplugCommand(payload: payload), command.asksRebirth else {
+                logger.warning("mqtt: NCMD refused: only Node Control/Rebirth is taken")
+                return
+            }
+            logger.info("mqtt: NCMD Node Control/Rebirth: publishing births again")
+            state.withLock { $0.rebirth = true }
+        } else if let device = topics.commandDevice(topic) {
+            let names = SparkplugCommand(payload: payload)?.metrics.compactMap(\.name) ?? []
+            guard let command = SparkplugCommand(payload: payload), let deviceCommand, deviceCommand(device, command) else {
+                logger.warning(
+                    "mqtt: DCMD for \(device) refused (\(names.joined(separator: ", "))): writes go through the control pipeline, not enabled here"
+                )
+                return
+            }
+        }
+    }
+
+    func goodbye() -> [MQTTMessage] { [death(bdSeq: state.withLock { $0.bdSeq })] }
+}

@@ -1,0 +1,605 @@
+#!/usr/bin/env python3
+"""Interop check of the MQTT output: the real gateway publishing to a real `mosquitto` broker.
+
+The suite starts mosquitto on a free port (persistence on, so a subscriber's session outlives a broker
+crash), a device (pymodbus serving the battery-inverter fixture, or `sunspec-gateway simulate
+--animate` when values must move), the gateway binary with an `mqtt:` section, and a paho-mqtt
+subscriber; every topic and payload is checked against the gateway's own socket stream. Sparkplug B
+payloads are decoded by the Python `protobuf` package with the Sparkplug B schema, built here at
+runtime from a FileDescriptorProto (no generated code). Cases:
+
+  json-topics     {prefix}/{device}/{model}/{index} = the stream's reading lines, /meta and status
+                  retained, gateway/status online, offline at SIGTERM and as the Will after SIGKILL
+  sparkplug       NBIRTH (seq 0, bdSeq, Node Control/Rebirth), DBIRTH with every point (datatypes,
+                  units, values as the stream's), DDATA by exception with per-metric timestamps, seq
+                  0-255 in order, NCMD Rebirth answered, DCMD refused and logged, DDEATH when the device
+                  goes away, NDEATH (the Will) with the NBIRTH's bdSeq
+  broker-restart  the broker killed (SIGKILL) for --outage seconds and started again: the stream never
+                  stops, every reading the stream had is on MQTT in order, births again (bdSeq + 1),
+                  DDATA kept while away marked is_historical
+
+    mqtt_interop.py --gateway PATH [--cases a,b] [--outage 30] [--workdir DIR] [-v]
+
+Exit status: 0 when every case passes, 1 when one fails, 2 on a setup error.
+"""
+
+import argparse
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from decimal import Decimal
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+try:
+    import paho.mqtt.client as mqtt
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    import formats_interop as fi
+    import live_interop as li
+except ImportError as exc:  # pragma: no cover - setup error
+    sys.stderr.write("mqtt_interop.py: paho-mqtt, protobuf or pysunspec2 is not importable from %s (%s)\n"
+                     "install Tests/Interop/requirements.txt into this Python\n" % (sys.executable, exc))
+    sys.exit(2)
+
+CaseFailed, check = li.CaseFailed, li.check
+FIXTURE = li.FIXTURE
+INTERVAL = "500ms"
+OUTAGE = 30.0
+
+
+# ----------------------------------------------------------------------------------------------
+# the Sparkplug B schema, built at runtime
+
+
+def sparkplug_payload_class():
+    """org.eclipse.tahu.protobuf.Payload with Metric, PropertySet and PropertyValue (the fields the
+    Sparkplug B 3.0 specification gives; DataSet, Template and MetaData are left out)."""
+    F = descriptor_pb2.FieldDescriptorProto
+    fdp = descriptor_pb2.FileDescriptorProto(name="sparkplug_b_interop.proto", package="org.eclipse.tahu.protobuf",
+                                             syntax="proto2")
+    pkg = ".org.eclipse.tahu.protobuf.Payload."
+
+    def add(msg, name, number, kind, repeated=False, type_name=None, oneof=None):
+        f = msg.field.add(name=name, number=number, type=kind,
+                          label=F.LABEL_REPEATED if repeated else F.LABEL_OPTIONAL)
+        if type_name:
+            f.type_name = pkg + type_name
+        if oneof is not None:
+            f.oneof_index = oneof
+
+    payload = fdp.message_type.add(name="Payload")
+    add(payload, "timestamp", 1, F.TYPE_UINT64)
+    add(payload, "metrics", 2, F.TYPE_MESSAGE, repeated=True, type_name="Metric")
+    add(payload, "seq", 3, F.TYPE_UINT64)
+    add(payload, "uuid", 4, F.TYPE_STRING)
+    add(payload, "body", 5, F.TYPE_BYTES)
+    pv = payload.nested_type.add(name="PropertyValue")
+    pv.oneof_decl.add(name="value")
+    add(pv, "type", 1, F.TYPE_UINT32)
+    add(pv, "is_null", 2, F.TYPE_BOOL)
+    for name, number, kind in (("int_value", 3, F.TYPE_UINT32), ("long_value", 4, F.TYPE_UINT64),
+                               ("float_value", 5, F.TYPE_FLOAT), ("double_value", 6, F.TYPE_DOUBLE),
+                               ("boolean_value", 7, F.TYPE_BOOL), ("string_value", 8, F.TYPE_STRING)):
+        add(pv, name, number, kind, oneof=0)
+    ps = payload.nested_type.add(name="PropertySet")
+    add(ps, "keys", 1, F.TYPE_STRING, repeated=True)
+    add(ps, "values", 2, F.TYPE_MESSAGE, repeated=True, type_name="PropertyValue")
+    metric = payload.nested_type.add(name="Metric")
+    metric.oneof_decl.add(name="value")
+    add(metric, "name", 1, F.TYPE_STRING)
+    add(metric, "alias", 2, F.TYPE_UINT64)
+    add(metric, "timestamp", 3, F.TYPE_UINT64)
+    add(metric, "datatype", 4, F.TYPE_UINT32)
+    add(metric, "is_historical", 5, F.TYPE_BOOL)
+    add(metric, "is_transient", 6, F.TYPE_BOOL)
+    add(metric, "is_null", 7, F.TYPE_BOOL)
+    add(metric, "properties", 9, F.TYPE_MESSAGE, type_name="PropertySet")
+    for name, number, kind in (("int_value", 10, F.TYPE_UINT32), ("long_value", 11, F.TYPE_UINT64),
+                               ("float_value", 12, F.TYPE_FLOAT), ("double_value", 13, F.TYPE_DOUBLE),
+                               ("boolean_value", 14, F.TYPE_BOOL), ("string_value", 15, F.TYPE_STRING),
+                               ("bytes_value", 16, F.TYPE_BYTES)):
+        add(metric, name, number, kind, oneof=0)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("org.eclipse.tahu.protobuf.Payload"))
+
+
+Payload = sparkplug_payload_class()
+INT_TYPES = {1: 8, 2: 16, 3: 32}        # Int8/16/32 in int_value, two's complement
+DOUBLE, BOOLEAN, STRING, INT64 = 10, 11, 12, 4
+
+
+def decode(raw):
+    p = Payload()
+    p.ParseFromString(raw)
+    return p
+
+
+def metric_value(m):
+    """A decoded metric's value as Python (None for is_null), signed types sign-extended."""
+    if m.is_null:
+        return None
+    kind = m.WhichOneof("value")
+    v = getattr(m, kind)
+    if m.datatype in INT_TYPES:
+        bits = INT_TYPES[m.datatype]
+        v &= (1 << bits) - 1
+        return v - (1 << bits) if v >> (bits - 1) else v
+    if m.datatype == INT64:
+        return v - (1 << 64) if v >> 63 else v
+    return v
+
+
+def units_of(m):
+    keys = list(m.properties.keys)
+    return m.properties.values[keys.index("units")].string_value if "units" in keys else None
+
+
+def flatten(values, prefix=""):
+    """A reading's `values` as Sparkplug metric names: group[j]/point, group/point."""
+    out = {}
+    for k, v in values.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, "%s%s/" % (prefix, k)))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            for j, inst in enumerate(v):
+                out.update(flatten(inst, "%s%s[%d]/" % (prefix, k, j)))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def ms(ts):
+    return int(round(datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=__import__("datetime").timezone.utc).timestamp() * 1000))
+
+
+def same_value(sparkplug, stream):
+    if stream is None or sparkplug is None:
+        return stream is None and sparkplug is None
+    if isinstance(stream, Decimal) or isinstance(sparkplug, float):
+        return abs(float(stream) - float(sparkplug)) <= 1e-6 * max(1.0, abs(float(stream)))
+    return sparkplug == stream
+
+
+# ----------------------------------------------------------------------------------------------
+# the broker and the subscriber
+
+
+class Broker(object):
+    """mosquitto on 127.0.0.1:port, persistent (autosave every second), no queue limit."""
+
+    def __init__(self, workdir, tag, tls=None):
+        self.workdir, self.tag, self.tls = workdir, tag, tls
+        self.port = fi.free_port()
+        self.conf = os.path.join(workdir, "%s.mosquitto.conf" % tag)
+        self.log_path = os.path.join(workdir, "%s.mosquitto.log" % tag)
+        store = os.path.join(workdir, "%s.store" % tag)
+        os.makedirs(store, exist_ok=True)
+        # `user`: run as root (CI), mosquitto would drop to user mosquitto, who cannot write here.
+        lines = ["user %s" % pwd.getpwuid(os.getuid()).pw_name, "listener %d 127.0.0.1" % self.port, "allow_anonymous true", "persistence true",
+                 "persistence_location %s/" % store, "autosave_interval 1", "max_queued_messages 0",
+                 "queue_qos0_messages true",
+                 "log_dest file %s" % self.log_path, "log_type all"]
+        if tls:
+            lines += ["cafile %s" % tls["ca"], "certfile %s" % tls["cert"], "keyfile %s" % tls["key"]]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.proc = None
+
+    def start(self):
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.proc = subprocess.Popen([exe, "-c", self.conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        ok = li.wait_until(lambda: self.proc.poll() is not None or self._listening(), li.START_TIMEOUT)
+        check(ok and self.proc.poll() is None, "mosquitto did not start: %s" % li.tail(self.log_path))
+        return self
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def kill(self):
+        li.stop_popen(self.proc, signal.SIGKILL)
+
+    def stop(self):
+        li.stop_popen(self.proc)
+
+    def __repr__(self):
+        return "mosquitto %s" % self.tag
+
+
+class Collector(object):
+    """A paho-mqtt subscriber that keeps every message (monotonic time, topic, payload, retain) and
+    reconnects when the broker comes back."""
+
+    def __init__(self, port, topics, client_id, persistent=False, ca=None):
+        self.msgs = []
+        self.cond = threading.Condition()
+        self.connects = 0
+        self.topics = topics
+        self.client = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=not persistent)
+        self.client.on_connect = self._connected
+        self.client.on_message = self._message
+        self.client.reconnect_delay_set(0.2, 1)
+        if ca:
+            self.client.tls_set(ca_certs=ca)
+        self.client.connect("localhost" if ca else "127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+        check(self.wait(lambda c: c.connects > 0, 10), "the subscriber could not connect")
+
+    def _connected(self, client, _userdata, _flags, reason, _props):
+        for t in self.topics:
+            client.subscribe(t, qos=1)
+        with self.cond:
+            self.connects += 1
+            self.cond.notify_all()
+
+    def _message(self, _client, _userdata, msg):
+        with self.cond:
+            self.msgs.append((time.monotonic(), msg.topic, bytes(msg.payload), bool(msg.retain)))
+            self.cond.notify_all()
+
+    def wait(self, pred, timeout):
+        with self.cond:
+            return self.cond.wait_for(lambda: pred(self), timeout)
+
+    def on(self, topic):
+        with self.cond:
+            return [(t, p, r) for t, tp, p, r in self.msgs if tp == topic]
+
+    def publish(self, topic, payload):
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def stop(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def __repr__(self):
+        return "collector"
+
+
+def mqtt_yaml(port, client_id, prefix=None, sparkplug=None, keepalive="5s", ca=None):
+    lines = ["mqtt:", '  broker: "%s:%d"' % ("localhost" if ca else "127.0.0.1", port), "  client_id: %s" % client_id, "  keepalive: %s" % keepalive,
+             "  qos: 1"]
+    if prefix:
+        lines.append("  topic_prefix: %s" % prefix)
+    if sparkplug:
+        lines.append("  sparkplug: {group: %s, node: %s}" % sparkplug)
+    if ca:
+        lines.append("  tls: {ca_file: %s}" % ca)
+    return "\n".join(lines) + "\n"
+
+
+class Simulator(object):
+    """`sunspec-gateway simulate --animate` of the fixture on a free port."""
+
+    def __init__(self, binary, workdir, tag):
+        self.binary, self.port = binary, fi.free_port()
+        self.log_path = os.path.join(workdir, "%s.simulate.log" % tag)
+        self.proc = None
+
+    def start(self):
+        with open(self.log_path, "wb") as logf:
+            self.proc = subprocess.Popen([self.binary, "simulate", "--animate", "--tcp", "127.0.0.1:%d" % self.port,
+                                          FIXTURE], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                         start_new_session=True)
+        ok = li.wait_until(lambda: self.proc.poll() is not None or Broker._listening(self), li.START_TIMEOUT)
+        check(ok and self.proc.poll() is None, "simulate did not start: %s" % li.tail(self.log_path))
+        return self
+
+    def stop(self):
+        li.stop_popen(self.proc)
+
+    def __repr__(self):
+        return "simulate"
+
+
+def gateway(ctx, tag, device_port, extra):
+    path = ctx.sock(tag)
+    text = li.config_yaml(path, [{"name": "bess-1", "tcp": "127.0.0.1:%d" % device_port, "unit": 1}],
+                          interval=INTERVAL) + extra
+    return ctx.procs.add(li.Gateway(ctx.binary, ctx.workdir, tag, text, path)).start()
+
+
+def stream(ctx, gw):
+    sub = ctx.procs.add(li.Subscriber(gw.socket_path))
+    check(sub.wait(lambda s: s.state("bess-1") == "online" and len(s.readings("bess-1")) > 0, li.ONLINE_TIMEOUT),
+          "bess-1 not online on the stream: %s" % gw.log_tail())
+    return sub
+
+
+# ----------------------------------------------------------------------------------------------
+# cases
+
+
+def case_json_topics(ctx):
+    broker = ctx.procs.add(Broker(ctx.workdir, "json").start())
+    server = ctx.procs.add(li.CaptureServer(ctx.workdir, "json", [FIXTURE], [1]).start())
+    col = ctx.procs.add(Collector(broker.port, ["sunspec/#"], "json-sub"))
+    gw = gateway(ctx, "json", server.port, mqtt_yaml(broker.port, "gw-json", prefix="sunspec"))
+    sub = stream(ctx, gw)
+    status = [r for _t, r in sub.snapshot() if r.get("type") == "status" and r.get("state") == "online"][-1]
+    instances = sorted({(r["model"], r["index"]) for _t, r in sub.readings("bess-1")})
+    check(len(instances) == len(status["models"]), "instances %s, status models %s" % (instances, status["models"]))
+    topics = ["sunspec/bess-1/%d/%d" % i for i in instances]
+    # 3 readings of each polled instance (the static ones, model 1, are read at discovery only).
+    def polled(t):
+        model, index = (int(x) for x in t.split("/")[2:4])
+        return len([r for _w, r in sub.readings("bess-1") if (r["model"], r["index"]) == (model, index)])
+
+    check(sub.wait(lambda s: polled("sunspec/bess-1/103/0") >= 4, 20), "the stream has not 4 polls")
+    check(col.wait(lambda c: all(len(c.on(t)) >= min(3, polled(t)) for t in topics), 20),
+          "not 3 readings on each of %s: %s" % (topics, {t: len(col.on(t)) for t in topics}))
+    # Each reading on MQTT is a line of the stream, the same JSON.
+    lines = {(r["model"], r["index"], r["ts"]): r for _t, r in sub.readings("bess-1")}
+    compared = 0
+    for t in topics:
+        for _when, payload, retain in col.on(t):
+            rec = json.loads(payload, parse_float=Decimal)
+            check(not retain, "%s retained" % t)
+            key = (rec["model"], rec["index"], rec["ts"])
+            check(key in lines, "%s: ts %s is not on the stream" % (t, rec["ts"]))
+            check(rec == lines[key], "%s: %s differs from the stream's %s" % (t, rec, lines[key]))
+            compared += 1
+    metas = {(r["model"], r["index"]): r for _t, r in sub.snapshot() if r.get("type") == "meta"}
+    # A subscriber arriving later gets the retained state: online, the status, every meta.
+    late = ctx.procs.add(Collector(broker.port, ["sunspec/#"], "json-late"))
+    wanted = ["sunspec/gateway/status", "sunspec/bess-1/status"] + [t + "/meta" for t in topics]
+    check(late.wait(lambda c: all(c.on(t) for t in wanted), 10), "retained topics missing: %s"
+          % [t for t in wanted if not late.on(t)])
+    check(late.on("sunspec/gateway/status")[0][1:] == (b"online", True), "gateway/status: %r" % (late.on("sunspec/gateway/status"),))
+    st = json.loads(late.on("sunspec/bess-1/status")[0][1])
+    check(st["type"] == "status" and st["state"] == "online" and late.on("sunspec/bess-1/status")[0][2], "status: %s" % st)
+    for (model, index), meta in metas.items():
+        _w, payload, retain = late.on("sunspec/bess-1/%d/%d/meta" % (model, index))[0]
+        check(retain and json.loads(payload, parse_float=Decimal) == meta, "meta %d/%d differs" % (model, index))
+    # SIGTERM: `offline` published before the clean disconnect.
+    rc, _took = gw.terminate(10)
+    check(rc == 0, "exit status %s at SIGTERM" % rc)
+    check(late.wait(lambda c: c.on("sunspec/gateway/status")[-1][1] == b"offline", 10), "no offline at SIGTERM")
+    # SIGKILL: the broker publishes the Will (keepalive 5 s: within 1.5 x).
+    gw2 = gateway(ctx, "json2", server.port, mqtt_yaml(broker.port, "gw-json", prefix="sunspec"))
+    check(late.wait(lambda c: c.on("sunspec/gateway/status")[-1][1] == b"online", 20), "not online again")
+    t_kill = time.monotonic()
+    li.stop_popen(gw2.proc, signal.SIGKILL)
+    check(late.wait(lambda c: c.on("sunspec/gateway/status")[-1][1] == b"offline", 15), "no Will after SIGKILL")
+    return "%d topics, %d readings equal to the stream's lines, %d metas retained, Will %.1f s after SIGKILL" % (
+        len(topics), compared, len(metas), time.monotonic() - t_kill)
+
+
+def sparkplug_messages(col, kind, device=None):
+    topic = "spBv1.0/site1/%s/gw-1%s" % (kind, "/" + device if device else "")
+    return [(t, decode(p)) for t, p, _r in col.on(topic)]
+
+
+def check_seq(col):
+    """seq goes up by one (mod 256) on every message after each NBIRTH, which has seq 0."""
+    with col.cond:
+        msgs = [(tp, decode(p)) for _t, tp, p, _r in col.msgs if tp.startswith("spBv1.0/site1/")
+                and "/NDEATH/" not in tp and "CMD/" not in tp]
+    expected = None
+    for topic, p in msgs:
+        if "/NBIRTH/" in topic:
+            check(p.seq == 0, "NBIRTH seq %d" % p.seq)
+        elif expected is not None:
+            check(p.seq == expected, "%s seq %d, expected %d" % (topic, p.seq, expected))
+        expected = (p.seq + 1) % 256
+    return len(msgs)
+
+
+def check_against_stream(m, sub):
+    """A metric's value is the stream's, in the reading of its model instance at its timestamp (1 ms apart
+    at most: the stream's ts has milliseconds)."""
+    model, index, point = m.name.split("/", 2)
+    for _t, r in sub.readings("bess-1"):
+        if r["model"] == int(model) and r["index"] == int(index) and abs(ms(r["ts"]) - m.timestamp) <= 1:
+            v = flatten(r["values"] or {})[point]
+            check(same_value(metric_value(m), v), "%s = %r, stream %r" % (m.name, metric_value(m), v))
+            return
+    raise CaseFailed("%s: no stream reading at %d" % (m.name, m.timestamp))
+
+
+def case_sparkplug(ctx):
+    broker = ctx.procs.add(Broker(ctx.workdir, "spb").start())
+    sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "spb").start())
+    col = ctx.procs.add(Collector(broker.port, ["spBv1.0/#"], "spb-sub"))
+    gw = gateway(ctx, "spb", sim.port, mqtt_yaml(broker.port, "gw-spb", sparkplug=("site1", "gw-1")))
+    sub = stream(ctx, gw)
+    check(col.wait(lambda c: sparkplug_messages(c, "DBIRTH", "bess-1") and len(sparkplug_messages(c, "DDATA", "bess-1")) >= 3,
+                   20), "no DBIRTH and 3 DDATA: %s" % gw.log_tail())
+    _t, nbirth = sparkplug_messages(col, "NBIRTH")[0]
+    nm = {m.name: m for m in nbirth.metrics}
+    check(nbirth.seq == 0 and nbirth.timestamp > 0, "NBIRTH seq %d ts %d" % (nbirth.seq, nbirth.timestamp))
+    check(nm["bdSeq"].datatype == INT64 and nm["Node Control/Rebirth"].datatype == BOOLEAN
+          and nm["Node Control/Rebirth"].boolean_value is False, "NBIRTH metrics %s" % nm)
+    bdseq = nm["bdSeq"].long_value
+    # DBIRTH: every point of every model instance, each value as the stream's reading at its timestamp.
+    _t, dbirth = sparkplug_messages(col, "DBIRTH", "bess-1")[0]
+    names = set()
+    for _t2, r in sub.readings("bess-1"):
+        names.update("%d/%d/%s" % (r["model"], r["index"], n) for n in flatten(r["values"] or {}))
+    got = {m.name: m for m in dbirth.metrics}
+    check(set(got) == names, "DBIRTH names: missing %s, extra %s" % (sorted(names - set(got))[:5], sorted(set(got) - names)[:5]))
+    for m in dbirth.metrics:
+        check_against_stream(m, sub)
+    amps = got["103/0/A"]
+    check(amps.datatype == DOUBLE and units_of(amps) == "A", "103/0/A datatype %d units %s" % (amps.datatype, units_of(amps)))
+    check(got["1/0/Mn"].datatype == STRING, "1/0/Mn datatype %d" % got["1/0/Mn"].datatype)
+    # DDATA: only metrics that changed, each stamped with its reading's ts, values as on the stream.
+    checked = 0
+    for _t2, p in sparkplug_messages(col, "DDATA", "bess-1"):
+        check(0 < len(p.metrics) < len(got), "DDATA with %d metrics" % len(p.metrics))
+        for m in p.metrics:
+            check_against_stream(m, sub)
+            checked += 1
+    # NCMD Rebirth: NBIRTH again (seq 0, the same bdSeq) and DBIRTH.
+    rebirth = Payload(timestamp=int(time.time() * 1000))
+    m = rebirth.metrics.add(name="Node Control/Rebirth", datatype=BOOLEAN)
+    m.boolean_value = True
+    col.publish("spBv1.0/site1/NCMD/gw-1", rebirth.SerializeToString())
+    check(col.wait(lambda c: len(sparkplug_messages(c, "NBIRTH")) == 2 and len(sparkplug_messages(c, "DBIRTH", "bess-1")) == 2,
+                   10), "no births after NCMD Rebirth")
+    again = {m.name: m for m in sparkplug_messages(col, "NBIRTH")[1][1].metrics}
+    check(again["bdSeq"].long_value == bdseq, "rebirth bdSeq %d, was %d" % (again["bdSeq"].long_value, bdseq))
+    # DCMD: refused and logged; nothing is written.
+    col.publish("spBv1.0/site1/DCMD/gw-1/bess-1", rebirth.SerializeToString())
+    check(li.wait_until(lambda: "DCMD for bess-1 refused" in li.tail(gw.log_path, 20000), 10), "DCMD not refused in the log")
+    count = check_seq(col)
+    # The device goes away: DDEATH.
+    sim.stop()
+    check(col.wait(lambda c: sparkplug_messages(c, "DDEATH", "bess-1"), 20), "no DDEATH: %s" % gw.log_tail())
+    # The gateway dies: NDEATH (the Will) with the NBIRTH's bdSeq.
+    li.stop_popen(gw.proc, signal.SIGKILL)
+    check(col.wait(lambda c: sparkplug_messages(c, "NDEATH"), 15), "no NDEATH after SIGKILL")
+    death = {m.name: m for m in sparkplug_messages(col, "NDEATH")[0][1].metrics}
+    check(death["bdSeq"].long_value == bdseq and not sparkplug_messages(col, "NDEATH")[0][1].HasField("seq"),
+          "NDEATH bdSeq %d, NBIRTH %d" % (death["bdSeq"].long_value, bdseq))
+    return "DBIRTH %d metrics equal to the stream, %d DDATA metrics checked, %d messages in seq order, bdSeq %d" % (
+        len(got), checked, count, bdseq)
+
+
+def case_broker_restart(ctx):
+    broker = ctx.procs.add(Broker(ctx.workdir, "restart").start())
+    sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "restart").start())
+    # Two subscribers: the JSON replay (QoS 1) would fill one connection's in-flight window, and the broker
+    # drops QoS 0 messages (Sparkplug's) for a subscriber that cannot take them.
+    col = ctx.procs.add(Collector(broker.port, ["sunspec/#"], "restart-sub", persistent=True))
+    spb = ctx.procs.add(Collector(broker.port, ["spBv1.0/#"], "restart-spb", persistent=True))
+    gw = gateway(ctx, "restart", sim.port,
+                 mqtt_yaml(broker.port, "gw-r", prefix="sunspec", sparkplug=("site1", "gw-1")))
+    sub = stream(ctx, gw)
+    topic = "sunspec/bess-1/103/0"
+    check(col.wait(lambda c: len(c.on(topic)) >= 4, 20) and spb.wait(lambda c: sparkplug_messages(c, "DBIRTH", "bess-1"), 5),
+          "no steady readings before the outage: %s" % gw.log_tail())
+    # The subscriber's persistent session is on disk (autosave every second) before the crash.
+    check(li.wait_until(lambda: os.path.exists(os.path.join(ctx.workdir, "restart.store", "mosquitto.db")), 5),
+          "mosquitto saved nothing")
+    t_kill = time.monotonic()
+    broker.kill()
+    n_stream_before = len(sub.readings("bess-1"))
+    # The outage itself: the broker stays down for OUTAGE seconds (the scenario, not a wait for an event).
+    threading.Event().wait(OUTAGE)
+    during = len(sub.readings("bess-1")) - n_stream_before
+    broker.start()
+    t_up = time.monotonic()
+    # Replayed and live again: a reading on the stream after the restart reaches MQTT.
+    check(sub.wait(lambda s: any(t > t_up + 1 for t, _r in s.readings("bess-1")), 10), "the stream stopped")
+    last_ts = [r["ts"] for t, r in sub.readings("bess-1") if t > t_up + 1 and r["model"] == 103][0]
+    check(col.wait(lambda c: any(json.loads(p)["ts"] >= last_ts for _t, p, _r in c.on(topic)), 60),
+          "readings after the restart did not arrive: %s" % gw.log_tail())
+    check(spb.wait(lambda c: len(sparkplug_messages(c, "NBIRTH")) >= 2 and len(sparkplug_messages(c, "DBIRTH", "bess-1")) >= 2, 30),
+          "no births after the restart")
+    # Every reading of 103/0 the stream had up to then is on MQTT, in order (redeliveries aside).
+    want = [r["ts"] for _t, r in sub.readings("bess-1") if r["model"] == 103 and r["index"] == 0 and r["ts"] <= last_ts]
+    got, seen = [], set()
+    for _t, p, _r in col.on(topic):
+        ts = json.loads(p)["ts"]
+        if ts not in seen:
+            seen.add(ts)
+            got.append(ts)
+    missing = [ts for ts in want if ts not in seen]
+    check(not missing, "%d of %d readings lost, first %s" % (len(missing), len(want), missing[:3]))
+    check(got == sorted(got), "readings out of order")
+    # Births again, bdSeq one more; DDATA kept while away are historical.
+    births = sparkplug_messages(spb, "NBIRTH")
+    b0 = {m.name: m for m in births[0][1].metrics}["bdSeq"].long_value
+    b1 = {m.name: m for m in births[-1][1].metrics}["bdSeq"].long_value
+    check(b1 == b0 + 1, "bdSeq %d then %d" % (b0, b1))
+    t_birth = births[-1][0]
+    historical = [p for t, p in sparkplug_messages(spb, "DDATA", "bess-1") if t >= t_birth
+                  and p.metrics and all(m.is_historical for m in p.metrics)]
+    check(historical, "no is_historical DDATA after the births")
+    check(col.wait(lambda c: c.on("sunspec/gateway/status")[-1][1] == b"online", 10), "gateway/status not online")
+    check(during >= OUTAGE / 0.5 * 0.8, "the stream slowed while the broker was away: %d readings" % during)
+    return "%.0f s outage: %d stream readings meanwhile, %d of %d readings of 103/0 on MQTT in order, %d historical DDATA, bdSeq %d->%d" % (
+        t_up - t_kill, during, len(want) - len(missing), len(want), len(historical), b0, b1)
+
+
+def test_ca(workdir, name="tls"):
+    """A CA and a broker certificate for localhost and 127.0.0.1, made with openssl."""
+    files = {k: os.path.join(workdir, "%s-%s.pem" % (name, k)) for k in ("ca", "cakey", "cert", "key", "csr")}
+    ext = os.path.join(workdir, "%s-ext.cnf" % name)
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for cmd in (["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=interop test CA",
+                 "-keyout", files["cakey"], "-out", files["ca"]],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", files["key"],
+                 "-out", files["csr"]],
+                ["x509", "-req", "-in", files["csr"], "-CA", files["ca"], "-CAkey", files["cakey"], "-CAcreateserial",
+                 "-days", "2", "-extfile", ext, "-out", files["cert"]]):
+        r = subprocess.run(["openssl"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(r.returncode == 0, "openssl %s: %s" % (cmd[0], r.stdout.decode()[-300:]))
+    return files
+
+
+def case_tls(ctx):
+    files = test_ca(ctx.workdir)
+    broker = ctx.procs.add(Broker(ctx.workdir, "tls", tls=files).start())
+    server = ctx.procs.add(li.CaptureServer(ctx.workdir, "tls", [FIXTURE], [1]).start())
+    col = ctx.procs.add(Collector(broker.port, ["sunspec/#"], "tls-sub", ca=files["ca"]))
+    gw = gateway(ctx, "tls", server.port, mqtt_yaml(broker.port, "gw-tls", prefix="sunspec", ca=files["ca"]))
+    stream(ctx, gw)
+    check(col.wait(lambda c: c.on("sunspec/gateway/status") and len(c.on("sunspec/bess-1/103/0")) >= 2, 20),
+          "nothing over TLS: %s" % gw.log_tail())
+    # A CA that did not sign the broker's certificate: the gateway does not connect (and says why).
+    other = test_ca(ctx.workdir, "other")
+    bad = gateway(ctx, "tls-bad", server.port, mqtt_yaml(broker.port, "gw-tls-bad", prefix="sunspec", ca=other["ca"]))
+    check(li.wait_until(lambda: "cannot connect" in li.tail(bad.log_path, 20000), 15), "no refusal logged: %s" % bad.log_tail())
+    return "readings over TLS (test CA); a wrong CA refused: %s" % li.tail(bad.log_path, 20000).split("cannot connect")[1][:80].strip()
+
+
+CASES = {"json-topics": case_json_topics, "sparkplug": case_sparkplug, "broker-restart": case_broker_restart,
+         "tls": case_tls}
+
+
+def main(argv=None):
+    global OUTAGE
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gateway", required=True, help="path of the sunspec-gateway binary")
+    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated: %s" % ", ".join(CASES))
+    ap.add_argument("--outage", type=float, default=OUTAGE, help="seconds the broker stays down (default 30)")
+    ap.add_argument("--workdir", help="keep configs and logs here (default: a temp dir, removed on success)")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args(argv)
+    OUTAGE = args.outage
+    li.VERBOSE = args.verbose
+    names = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CASES]
+    if unknown:
+        sys.stderr.write("unknown cases: %s\n" % ", ".join(unknown))
+        return 2
+    if not (shutil.which("mosquitto") or os.path.exists("/usr/sbin/mosquitto")):
+        sys.stderr.write("mqtt_interop.py: mosquitto not found (make deps)\n")
+        return 2
+    binary = os.path.abspath(args.gateway)
+    if not fi.wait_for_binary(binary):
+        sys.stderr.write("mqtt_interop.py: gateway binary not found at %s\n" % binary)
+        return 2
+    workdir = args.workdir or tempfile.mkdtemp(prefix="sunspec-mqtt-")
+    os.makedirs(workdir, exist_ok=True)
+    sockdir = tempfile.mkdtemp(prefix="sgm-")
+    ctx = li.Ctx(binary, workdir, sockdir, 1)
+
+    def cleanup():
+        ctx.procs.stop_all()
+        shutil.rmtree(sockdir, ignore_errors=True)
+
+    return li.run_cases("mqtt_interop.py", CASES, names, ctx, workdir, keep=bool(args.workdir), width=16, cleanup=cleanup)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
