@@ -75,7 +75,7 @@ final class JSONTopicSession: MQTTEventSession {
         case .readings(let device, let readings):
             let messages = readings.map { message($0, device: device) }
             state.withLock { s in for message in messages { push(message, &s) } }
-        case .registers:
+        case .registers, .control:
             return false
         }
         return true

@@ -19,7 +19,7 @@ public struct MetricsSink: GatewaySink {
             devices[status.device]?.statusChanged(status, at: wall())
         case .discovered(let device, _), .readings(let device, _):
             devices[device]?.readingsArrived(at: wall())
-        case .registers:
+        case .registers, .control:
             break
         }
     }

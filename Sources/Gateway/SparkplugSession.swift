@@ -107,7 +107,7 @@ final class SparkplugSession: MQTTEventSession {
                 push(.data(device, changed), &s)
                 return true
             }
-        case .registers:
+        case .registers, .control:
             return false
         }
     }

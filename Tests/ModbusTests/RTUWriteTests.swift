@@ -41,8 +41,9 @@ final class PtyPair {
         }
     }
 
+    /// Ends socat: killed outright (left with a pty end open, it outlived SIGTERM here).
     func stop() {
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 }

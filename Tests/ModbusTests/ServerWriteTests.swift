@@ -120,7 +120,7 @@ struct ServerWriteTests {
         try await serving(server) { (port: Int) async throws in
             let writer = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port), timeout: .seconds(5))
             let reader = ModbusLink(endpoint: .tcp(host: "127.0.0.1", port: port), timeout: .seconds(1))
-            let write = Task { () async throws in
+            let write = Task {
                 try await writer.write(unit: 1, address: 40000, registers: [10, 20])
             }
             let call = try await nextCall(handler)
@@ -129,17 +129,13 @@ struct ServerWriteTests {
             #expect(try await reader.read(unit: 1, address: 40000, count: 3) == [1, 2, 3])
             handler.release(.written)
             try await write.value
-            let refused = Task { () async throws in
+            let refused = Task {
                 try await writer.write(unit: 1, address: 40000, registers: [1], function: .single)
             }
             _ = try await nextCall(handler)
             handler.release(.exception(0x0B))
-            do {
-                try await refused.value
-                Issue.record("the refused write succeeded")
-            } catch let error as ModbusError {
-                #expect(error.kind == .exception(0x0B))
-            }
+            let error = await #expect(throws: ModbusError.self) { try await refused.value }
+            #expect(error?.kind == .exception(0x0B))
         }
     }
 
