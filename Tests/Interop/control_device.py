@@ -18,12 +18,14 @@ to it with exception 2, itself). The control channel is stdin/stdout, one JSON o
                lost       applied, not answered (the reply is lost)
                delay      applied, answered `seconds` later
                silent     nothing of unit U is answered, reads included (`addrs` ignored)
+               blackout   a write touching `addrs` is not answered, not applied, and the unit is silent
+                          for `seconds` after it (a device that stops answering on a write)
          {"id": 2, "cmd": "clear", "unit": U}                 every rule of unit U removed
          {"id": 3, "cmd": "get", "unit": U, "addr": A, "count": N}   the registers now
          {"id": 4, "cmd": "put", "unit": U, "addr": A, "values": [...]}   set registers (a device-side change)
   stdout {"listening": "..."} once, then {"reply": ID, ...} per command, and one event per request:
          {"ev": "write", "t": MONOTONIC, "unit": U, "fc": 6|16, "addr": A, "values": [...], "did": "applied" |
-          "ignored" | "exception 4" | "dropped" | "lost" | "delayed" | "silent"}
+          "ignored" | "exception 4" | "dropped" | "lost" | "delayed" | "silent" | "blackout"}
          {"ev": "read", "t": MONOTONIC, "unit": U, "fc": 3|4, "addr": A, "count": N, "did": "answered" |
           "silent" | "exception N"}
 `t` is time.monotonic() (CLOCK_MONOTONIC, the same clock as the test's). The process ends at EOF on stdin.
@@ -93,6 +95,7 @@ class Behaviours(object):
         self.emit = emit
         self.rules = {u: [] for u in units}      # unit -> [(mode, addrs set | None, params)]
         self.echo = {}                            # (unit, addr) -> value the next FC6 reply echoes (ignore)
+        self.silent_until = {}                    # unit -> monotonic time its blackout ends
 
     # -- the server's side
 
@@ -104,6 +107,8 @@ class Behaviours(object):
             raise NoSuchIdException("unit %s not served" % unit)
 
     def _silent(self, unit):
+        if time.monotonic() < self.silent_until.get(unit, 0.0):
+            return True
         return any(mode == "silent" for mode, _a, _p in self.rules.get(unit, []))
 
     def _rule(self, unit, addr, count):
@@ -142,9 +147,13 @@ class Behaviours(object):
             event["did"] = did
             self.emit(event)
 
-        if mode == "silent":
+        if mode == "silent" or self._silent(device_id):
             said("silent")
             raise NoSuchIdException("unit %s is silent" % device_id)
+        if mode == "blackout":
+            self.silent_until[device_id] = now + float(params.get("seconds", 1.0))
+            said("blackout")
+            raise NoSuchIdException("write dropped, unit silent")
         if mode == "drop":
             said("dropped")
             raise NoSuchIdException("write dropped")
@@ -188,6 +197,7 @@ class Behaviours(object):
             return {"ok": True}
         if op == "clear":
             self.rules[unit] = []
+            self.silent_until.pop(unit, None)
             return {"ok": True}
         start, count, registers = self.block(unit)
         addr = int(cmd["addr"])

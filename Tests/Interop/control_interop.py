@@ -289,7 +289,7 @@ class ControlConn(object):
 def cli(ctx, *args, ttl=None):
     """`sunspec-gateway control --socket S ARGS`: (exit status, answer dict | None, stderr, pid, seconds)."""
     args = [str(a) for a in args]
-    cmd = [ctx.binary, "control", "--socket", ctx.csock] + args[:1]
+    cmd = [ctx.binary, "control"] + args[:1] + ["--socket", ctx.csock]
     if ttl:
         cmd += ["--ttl", ttl]
     # a negative value would be taken for an option: positionals after "--"
@@ -603,6 +603,36 @@ def case_start(ctx):
     return "online: %s; gone: %s" % (", ".join(System.ONLINE), st[-1][1].get("state") if st else "no status yet")
 
 
+def case_cli_forms(ctx):
+    """The command lines docs/control.md shows, as a user types them."""
+    sy = ctx.shared()
+    dev = sy.tcp
+    problems = []
+    forms = [
+        # docs/control.md: `sunspec-gateway control --socket PATH set DEVICE POINT VALUE`
+        ([ctx.binary, "control", "--socket", ctx.csock, "set", "bess", "124.WChaMax", "25000"], 0, [2500]),
+        # a negative value (a discharge setpoint), as typed
+        ([ctx.binary, "control", "set", "--socket", ctx.csock, "bess", "124.OutWRte", "-10"], None, None),
+    ]
+    for cmd, want_rc, regs in forms:
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=30)
+        shown = "sunspec-gateway " + " ".join(cmd[1:])
+        err = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        answered = r.stdout.strip().startswith(b"{")
+        if not answered:
+            problems.append("`%s`: exit %d, no answer (%s)" % (shown, r.returncode, err[0] if err else ""))
+        elif want_rc is not None and r.returncode != want_rc:
+            problems.append("`%s`: exit %d, expected %d" % (shown, r.returncode, want_rc))
+        if answered:
+            sy.sent.append({"via": "cli", "pid": None, "args": cmd[2:], "ttl": None, "answer": None})
+        dev.sync()
+        if regs is not None and answered and [e["values"] for e in dev.writes(1, t0)] != [regs]:
+            problems.append("`%s`: the device got %s" % (shown, dev.writes(1, t0)))
+    check(not problems, "; ".join(problems))
+    return "documented forms answered"
+
+
 def case_applied(ctx):
     sy = ctx.shared()
     dev = sy.tcp
@@ -657,7 +687,7 @@ def case_get_capabilities(ctx):
     w = pts["124.WChaMax"]
     problems = []
     for key, v in (("min", 0), ("max", 50000), ("revert", 50000), ("sf", 1), ("last", now * 10), ("units", "W")):
-        if num(w.get(key)) != num(v):
+        if (w.get(key) != v) if isinstance(v, str) else (num(w.get(key)) != num(v)):
             problems.append("124.WChaMax %s = %s, expected %s" % (key, w.get(key), v))
     if pts["802.SetOp"].get("values") != ["CONNECT", "DISCONNECT"]:
         problems.append("802.SetOp values %s" % pts["802.SetOp"].get("values"))
@@ -816,20 +846,23 @@ def case_device_answers(ctx):
     check(ans.get("result") == "applied" and rc == 0 and num(ans.get("readback")) == 23000,
           "lost reply, write applied: expected applied after the read-back, got exit %d %s" % (rc, json.dumps(ans, default=str)))
     lines.append("lost reply: applied after the read-back (%.2f s), one write" % dt)
-    # a silent device: no answer to the write nor to the read-back -> timeout, never retried
+    # the device stops answering on the write (a blackout of 4 s): neither the write nor the read-back
+    # is answered -> timeout, never retried
     old = dev.get(1, WCHAMAX)[0]
-    dev.behave(1, "silent")
+    dev.behave(1, "blackout", [WCHAMAX], seconds=4)
     t0 = time.monotonic()
     try:
         ans, rc, dt = sy.cli("set", "bess", "124.WChaMax", 24000, expect="timeout")
         dev.sync()
         w = dev.writes(1, t0)
-        check(len(w) == 1 and w[0]["did"] == "silent", "timeout: the device got %s (one write expected)" % w)
+        check(len(w) == 1 and w[0]["did"] == "blackout", "timeout: the device got %s (one write expected)" % w)
+        rb = [e for e in dev.reads(1, w[0]["t"]) if e["addr"] == WCHAMAX and e["count"] == 1]
+        check(rb and rb[0]["did"] == "silent", "timeout: no read-back tried after the unanswered write")
         check(dev.get(1, WCHAMAX)[0] == old, "timeout: the register changed")
-        lines.append("silent device: timeout (exit 2) after %.2f s, one write, not retried" % dt)
+        lines.append("write and read-back unanswered: timeout (exit 2) after %.2f s, one write, not retried" % dt)
         # once the gateway has it offline, a set is refused before the wire
-        ok = sy.sub.wait(lambda s: s.state("bess") not in ("online", None), 15)
-        check(ok, "bess not offline within 15 s of silence (state %s)" % sy.sub.state("bess"))
+        ok = sy.sub.wait(lambda s: s.state("bess") not in ("online", None), 4)
+        check(ok, "bess not offline within 4 s of silence (state %s)" % sy.sub.state("bess"))
         t1 = time.monotonic()
         ans, rc, dt = sy.cli("set", "bess", "124.WChaMax", 24000, expect="offline")
         dev.sync()
@@ -1085,43 +1118,65 @@ def rate(times, t0, t1):
 
 
 def case_latency(ctx):
+    """Sets paced at 10 a second on each of bess (TCP) and bess-rtu (RTU) for 4 s, one connection each;
+    meanwhile the other devices' polls are counted on the stream."""
     sy = ctx.shared()
     dev, rdev = sy.tcp, sy.rtu
-    sy.wait_online(["bess", "bess-rtu", "other", "rtu-other"])
-    figures = []
-    n = 10
+    sy.wait_online(["bess", "bess-rtu", "other", "huawei", "rtu-other"])
+    window, pace = 4.0, 0.1
     out = {}
-    t_begin = time.monotonic()
-    for name, unit, d in (("bess", 1, dev), ("bess-rtu", 1, rdev)):
+    errors = []
+
+    def drive(name):
+        conn = ControlConn(ctx.csock)
         times = []
-        t0 = time.monotonic()
-        for k in range(n):
-            value = 20000 + 100 * (k % 2) + (0 if name == "bess" else 50 * 0)
-            ans, dt = sy.raw({"id": "lat-%s-%d" % (name, k), "op": "set", "device": name, "point": "124.WChaMax",
-                              "value": value}, expect="applied")
-            times.append(dt)
-        t1 = time.monotonic()
-        d.sync()
-        w = d.writes(unit, t0, t1, addr=WCHAMAX)
-        check(len(w) == n, "%s: the device got %d writes for %d sets" % (name, len(w), n))
-        out[name] = (times, t0, t1)
+        try:
+            t_next = time.monotonic()
+            k = 0
+            while time.monotonic() < t_begin + window:
+                value = 20000 + 100 * (k % 2)
+                ans, dt = conn.request({"id": "lat-%s-%d" % (name, k), "op": "set", "device": name,
+                                        "point": "124.WChaMax", "value": value})
+                sy.sent.append({"via": "socket", "pid": os.getpid(), "req": {"id": "lat-%s-%d" % (name, k)}, "answer": ans})
+                if ans.get("result") != "applied":
+                    errors.append("%s set %d: %s" % (name, k, json.dumps(ans, default=str)))
+                times.append(dt)
+                k += 1
+                t_next += pace
+                pause = t_next - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)     # pacing the load, not waiting for an outcome
+        finally:
+            conn.close()
+        out[name] = times
+
+    t_begin = time.monotonic()
+    threads = [threading.Thread(target=drive, args=(n,)) for n in ("bess", "bess-rtu")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(window + 30)
     t_end = time.monotonic()
-    # CLI round trip (process start included)
+    check(not errors, "sets not applied during the run: %s" % errors[:3])
+    for name, d in (("bess", dev), ("bess-rtu", rdev)):
+        d.sync()
+        w = d.writes(1, t_begin, t_end, addr=WCHAMAX)
+        check(len(w) == len(out[name]), "%s: the device got %d writes for %d sets" % (name, len(w), len(out[name])))
     _a, _rc, cli_dt = sy.cli("set", "bess", "124.WChaMax", 20000, expect="applied")
-    for name, (times, t0, t1) in out.items():
-        ms = sorted(x * 1000 for x in times)
-        figures.append("%s %s set: median %.1f ms, max %.1f ms (%d sets)" % (
-            "TCP" if name == "bess" else "RTU 19200 8E1", name, statistics.median(ms), ms[-1], n))
-    # polling of the others during the writes, and before them
-    rates = []
-    problems = []
-    for name, interval, link in (("other", 0.5, "TCP"), ("huawei", 0.5, "TCP"), ("rtu-other", 1.0, "RTU line")):
+    figures = []
+    for name, label in (("bess", "TCP"), ("bess-rtu", "RTU (pty pair, 19200 8E1)")):
+        ms = sorted(x * 1000 for x in out[name])
+        figures.append("%s set (%s): median %.1f ms, p90 %.1f ms, max %.1f ms over %d sets" % (
+            label, name, statistics.median(ms), ms[int(0.9 * (len(ms) - 1))], ms[-1], len(ms)))
+    rates, problems = [], []
+    for name, interval, link in (("other", 0.5, "TCP"), ("huawei", 0.5, "TCP"), ("bess", 0.5, "TCP, written"),
+                                 ("rtu-other", 1.0, "RTU line"), ("bess-rtu", 1.0, "RTU line, written")):
         during = rate(sy.polls(name, t_begin, t_end), t_begin, t_end)
-        rates.append("%s (%s, every %gs) %.2f polls/s" % (name, link, interval, during))
+        rates.append("%s (%s) %.2f/s of %g/s" % (name, link, during, 1 / interval))
         if during < 0.6 / interval:
             problems.append("%s polled %.2f/s during the writes, configured %.2f/s" % (name, during, 1 / interval))
-    fig = "; ".join(figures) + "; CLI round trip %.0f ms; during %.1f s of writes: %s" % (cli_dt * 1000, t_end - t_begin,
-                                                                                        ", ".join(rates))
+    fig = "; ".join(figures) + "; CLI round trip %.0f ms; polls during %.1f s of writes (10 sets/s per device): %s" % (
+        cli_dt * 1000, t_end - t_begin, ", ".join(rates))
     ctx.figures["latency"] = fig
     check(not problems, fig + "\n" + "\n".join(problems))
     return fig
@@ -1136,7 +1191,10 @@ def case_heartbeat(ctx):
     vals = [e["values"][0] for e in hb]
     steps = [b - a for a, b in zip(vals, vals[1:])]
     gaps = [b["t"] - a["t"] for a, b in zip(hb, hb[1:])]
-    check(all(s == 1 for s in steps), "heartbeat values do not count up by 1: %s" % vals[:20])
+    # +1 each; a value may be skipped where a beat found the device offline (counted, not sent)
+    check(all(s >= 1 for s in steps) and steps.count(1) >= 0.8 * len(steps),
+          "heartbeat values do not count up by 1: %s" % vals[:30])
+    skips = [(a, b) for a, b in zip(vals, vals[1:]) if b - a != 1]
     med = statistics.median(gaps)
     check(0.8 <= med <= 1.3, "heartbeats %.2f s apart (median), expected 1 s" % med)
     # a failing heartbeat is audited (and on the stream)
@@ -1151,8 +1209,9 @@ def case_heartbeat(ctx):
     rec = [r for r in sy.controls(t0) if r.get("op") == "heartbeat"][0]
     check(rec.get("result") == "device_exception" and rec.get("client") == {"gateway": "heartbeat"},
           "failed heartbeat record: %s" % json.dumps(rec, default=str))
-    return "%d heartbeats %s..%s, +1 each, %.2f s apart (median); a failed one audited: %s" % (
-        len(hb), vals[0] if vals else "-", vals[-1] if vals else "-", med, rec.get("result"))
+    return "%d heartbeats %s..%s, +1 each%s, %.2f s apart (median); a failed one audited: %s" % (
+        len(hb), vals[0] if vals else "-", vals[-1] if vals else "-",
+        " (skipped where the device was offline: %s)" % skips if skips else "", med, rec.get("result"))
 
 
 def case_sigterm(ctx):
@@ -1183,7 +1242,7 @@ def case_sigterm(ctx):
     return "SIGTERM with 3 live ttls: exit %s in %.2f s, every point reverted before exit (bess, huawei, bess-rtu)" % (rc, took)
 
 
-REQUIRED = ("ts", "client", "op", "result")
+REQUIRED = ("ts", "id", "client", "device", "point", "op", "value", "ttl", "result", "write", "before", "readback")
 
 
 def case_audit(ctx):
@@ -1253,11 +1312,13 @@ def case_audit(ctx):
     # the stream carries the same records
     stream = [r for t, r in sy.sub.snapshot() if r.get("type") == "control"]
     strip = lambda r: {k: v for k, v in r.items() if k != "type"}
-    if [strip(r) for r in stream] != [strip(r) for r in lines[:len(stream)]]:
-        diff = next((k for k, (a, b) in enumerate(zip(stream, lines)) if strip(a) != strip(b)), None)
-        problems.append("stream control records (%d) differ from the audit lines (%d)%s"
-                        % (len(stream), len(lines), "" if diff is None else ": first at %d: %s vs %s" % (
-                            diff, json.dumps(stream[diff], default=str)[:200], json.dumps(lines[diff], default=str)[:200])))
+    # (concurrent requests may reach the two in different orders: compared as multisets)
+    key = lambda r: json.dumps(strip(r), sort_keys=True, default=str)
+    on_stream, in_audit = collections.Counter(map(key, stream)), collections.Counter(map(key, lines))
+    if on_stream - in_audit or len(stream) < len(lines) - 5:
+        extra = list((on_stream - in_audit).elements())[:1] + list((in_audit - on_stream).elements())[:1]
+        problems.append("stream control records (%d) differ from the audit lines (%d): %s"
+                        % (len(stream), len(lines), [e[:200] for e in extra]))
     results = collections.Counter(r.get("result") for r in lines)
     fig = "%d audit lines (mode %o): %s; clients: %d socket pids, %d export, gateway %s" % (
         len(lines), mode, ", ".join("%s %d" % kv for kv in sorted(results.items())), len(by_pid), len(exp),
@@ -1299,6 +1360,7 @@ def case_audit_unwritable(ctx):
 
 CASES = collections.OrderedDict([
     ("start", case_start),
+    ("cli-forms", case_cli_forms),
     ("applied", case_applied),
     ("get-capabilities", case_get_capabilities),
     ("release", case_release),
