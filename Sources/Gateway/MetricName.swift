@@ -24,6 +24,7 @@ enum MetricName {
     static let exportRequests = prefix + "export_requests_total"
     static let exportConnections = prefix + "export_connections"
     static let buildInfo = prefix + "build_info"
+    static let controlRequests = prefix + "control_requests_total"
 
     static let help: [String: String] = [
         up: "1 when the device is online (its map found, its last poll answered), else 0.",
@@ -46,6 +47,7 @@ enum MetricName {
         exportRequests: "SunSpec export reads by unit, function and result (ok, exception).",
         exportConnections: "SunSpec export connections open now.",
         buildInfo: "Always 1; the gateway's version as a label.",
+        controlRequests: "Control requests (socket and export, and the gateway's own reverts), by device, point and result.",
     ]
 
     /// The exposition with a `# HELP` line before each `# TYPE` line of a metric that has one.

@@ -74,8 +74,10 @@ public final class ModbusRTUServer: Sendable {
             }
             let rc = query.withUnsafeMutableBufferPointer { modbus_receive(ctx, $0.baseAddress) }
             if rc > 0 {
+                // On RTU the frame libmodbus hands over ends with its CRC (checked already): not part of the PDU.
                 let request = Array(query[0..<Int(rc)])
-                let pdu = responder.replyPDU(unit: request[0], function: request[1], body: request[2...])
+                guard request.count >= 4 else { continue }
+                let pdu = responder.replyPDU(unit: request[0], function: request[1], body: request[2..<(request.count - 2)])
                 requestCount.add(1, ordering: .relaxed)
                 let frame = [request[0]] + pdu
                 _ = frame.withUnsafeBufferPointer { modbus_send_raw_request(ctx, $0.baseAddress, Int32($0.count)) }

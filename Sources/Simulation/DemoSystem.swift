@@ -32,10 +32,13 @@ public enum DemoSystem {
     /// The configuration the demo polls: the three units behind one TCP endpoint, sharing its
     /// connection. Throws the embedded profile's error if it does not load (a build out of step with
     /// Profiles/sungrow-sh.yaml).
-    public static func config(port: Int, socketPath: String) throws -> GatewayConfig {
+    ///
+    /// With `controlFolder`, the control socket and audit are there, and the battery inverter lets
+    /// `124.WChaMax` be written (0-50000 W, reverting to 50000).
+    public static func config(port: Int, socketPath: String, controlFolder: String? = nil) throws -> GatewayConfig {
         let endpoint = Endpoint.tcp(host: "127.0.0.1", port: port)
         let sungrow = try Profile.parse(DemoCaptures.sungrowProfile, file: "Profiles/sungrow-sh.yaml")
-        return GatewayConfig(
+        var config = GatewayConfig(
             socketPath: socketPath,
             devices: [
                 DeviceConfig(name: "demo-bess", endpoint: endpoint, unit: 1, interval: .seconds(1), timeout: .milliseconds(500)),
@@ -43,6 +46,17 @@ public enum DemoSystem {
                 DeviceConfig(
                     name: "demo-sungrow", endpoint: endpoint, unit: 3, interval: .seconds(2), timeout: .milliseconds(500), profile: sungrow),
             ])
+        if let controlFolder {
+            config.control = ControlSettings(socketPath: controlFolder + "/control.sock", auditPath: controlFolder + "/audit.jsonl")
+            let path = PointPath(model: 124, point: "WChaMax")
+            guard let model = ModelCatalog.builtin.definition(for: 124) else { return config }
+            let point = try model.point(at: path)
+            let allowed = AllowedPoint(
+                path: path, definition: point, model: model, min: ExactDecimal(0, exponent: 0), max: ExactDecimal(50000, exponent: 0),
+                revert: .number(ExactDecimal(50000, exponent: 0)))
+            config.devices[0].control = DeviceControl(allow: [allowed])
+        }
+        return config
     }
 }
 

@@ -10,7 +10,9 @@ enum ControlClientSocket {
 
     /// Sends `line` and reads up to the first newline of the answer, within `wait`.
     static func exchange(_ line: [UInt8], path: String, wait: Duration) -> Result<[UInt8], Failure> {
-        guard let fd = UnixSocket.connect(path) else { return .failure(Failure(message: "cannot connect: \(String(cString: strerror(errno)))")) }
+        guard let fd = UnixSocket.connect(path) else {
+            return .failure(Failure(message: "cannot connect: \(String(cString: strerror(errno)))"))
+        }
         defer { close(fd) }
         var timeout = timeval(tv_sec: Int(wait.components.seconds), tv_usec: Int(wait.components.attoseconds / 1_000_000_000_000))
         guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
@@ -32,7 +34,8 @@ enum ControlClientSocket {
                 return .failure(Failure(message: "no answer within \(DurationText.format(wait))"))
             }
             guard n > 0 else {
-                return .failure(Failure(message: n == 0 ? "the gateway closed the connection before answering" : String(cString: strerror(errno))))
+                return .failure(
+                    Failure(message: n == 0 ? "the gateway closed the connection before answering" : String(cString: strerror(errno))))
             }
             answer += chunk[0..<n]
         }

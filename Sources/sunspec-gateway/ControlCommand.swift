@@ -66,7 +66,9 @@ struct ControlCommand: ParsableCommand {
     }
 
     /// Sends one request line and prints the answer; exits with the answer's status.
-    static func send(op: String, device: String, point: String? = nil, value: String? = nil, ttl: String? = nil, connection: Connection) throws {
+    static func send(
+        op: String, device: String, point: String? = nil, value: String? = nil, ttl: String? = nil, connection: Connection
+    ) throws {
         guard let wait = DurationText.parse(connection.wait), wait > .zero else {
             printError("--wait \(connection.wait): not a duration (60s, 2m)")
             throw ExitCode(64)

@@ -48,12 +48,16 @@ struct Demo: AsyncParsableCommand {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sunspec-gateway-demo-\(getpid())")
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let settings = try DemoSystem.config(port: port, socketPath: folder.appendingPathComponent("readings.sock").path)
+        let settings = try DemoSystem.config(
+            port: port, socketPath: folder.appendingPathComponent("readings.sock").path, controlFolder: folder.path)
         printError(
             "simulated battery system on 127.0.0.1:\(port) (unit 1 battery inverter, unit 2 legacy storage, unit 3 Sungrow hybrid through Profiles/sungrow-sh.yaml)"
         )
         printError("stream: \(settings.socketPath)   (try: socat - UNIX-CONNECT:\(settings.socketPath))")
+        printError("control: \(settings.control?.socketPath ?? "-")   (try: sunspec-gateway control --socket PATH capabilities demo-bess)")
+        let request = DemoControlRequest(readings: settings.socketPath, control: settings.control?.socketPath)
         try await serve(
-            settings, logger: makeLogger(level: logLevel), mirror: true, extra: [AnimationService(devices: devices)], duration: duration)
+            settings, logger: makeLogger(level: logLevel), mirror: true, extra: [AnimationService(devices: devices)], duration: duration,
+            onStreamReady: { request.start() })
     }
 }

@@ -50,12 +50,19 @@ func makeLogger(level: String) -> Logger {
 /// Runs the gateway of `settings` (and `extra` services) until a signal, or `duration`. With
 /// `metrics:`, its registry is made here and swift-metrics bootstrapped over it; under systemd
 /// (`NOTIFY_SOCKET`) it says READY=1 once everything listens and feeds the watchdog.
-func serve(_ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any Service], duration: Duration?) async throws {
+func serve(
+    _ settings: GatewayConfig, logger: Logger, mirror: Bool, extra: [any Service], duration: Duration?,
+    onStreamReady: (@Sendable () -> Void)? = nil
+) async throws {
     let mirrorCopy = mirror ? SocketMirror(path: settings.socketPath) : nil
     let registry = settings.metrics.map { _ in PrometheusCollectorRegistry() }
     let systemd = SystemdNotifier()
     let app = GatewayApplication(
-        config: settings, logger: logger, onStreamReady: { mirrorCopy?.start() }, registry: registry,
+        config: settings, logger: logger,
+        onStreamReady: {
+            mirrorCopy?.start()
+            onStreamReady?()
+        }, registry: registry,
         onReady: {
             if let error = systemd.notify("READY=1") { logger.warning("systemd notification", metadata: ["error": "\(error)"]) }
         })

@@ -132,7 +132,8 @@ struct ControlTests {
         gateway.hub.subscribe(recorder)
         #expect(await recorder.line { json($0)["state"] as? String == "online" } != nil)
         return Setup(
-            gateway: gateway, device: device, controller: try #require(gateway.app.controller), recorder: recorder, audit: auditPath, clock: clock)
+            gateway: gateway, device: device, controller: try #require(gateway.app.controller), recorder: recorder, audit: auditPath,
+            clock: clock)
     }
 
     @Test("a set is encoded at the device's scale factor, written once, read back, answered, audited and streamed")

@@ -47,7 +47,9 @@ public final class AuditLog: Sendable {
                 if n < 0, errno == EINTR { continue }
                 guard n > 0 else {
                     let why = String(cString: strerror(errno))
-                    logger.error("audit line not written: control requests are refused until it can be", metadata: ["audit": "\(path)", "error": "\(why)"])
+                    logger.error(
+                        "audit line not written: control requests are refused until it can be",
+                        metadata: ["audit": "\(path)", "error": "\(why)"])
                     close(open)
                     fd = nil
                     failed.store(true, ordering: .releasing)

@@ -35,12 +35,14 @@ struct ControlExecutor: Sendable {
         for (i, target) in targets.enumerated() {
             let record = WriteRecord(address: target.address, registers: target.registers, function: function)
             do {
-                try await reader.write(unit: unit, address: target.address, registers: target.registers, function: function, timeout: timeout)
+                try await reader.write(
+                    unit: unit, address: target.address, registers: target.registers, function: function, timeout: timeout)
                 sent.append((i, true, nil))
             } catch {
                 switch error.kind {
                 case .exception(let code):
-                    outcomes[i] = ControlOutcome(.deviceException, write: record, before: target.before, code: code, error: error.description)
+                    outcomes[i] = ControlOutcome(
+                        .deviceException, write: record, before: target.before, code: code, error: error.description)
                 case .cancelled:
                     outcomes[i] = ControlOutcome(.offline, before: target.before, error: "the gateway is stopping")
                 case .invalidRequest:
@@ -69,7 +71,8 @@ struct ControlExecutor: Sendable {
             let target = targets[s.index]
             let record = WriteRecord(address: target.address, registers: target.registers, function: function)
             guard readBack else {
-                outcomes[s.index] = s.acknowledged ? ControlOutcome(.applied, write: record, before: target.before) : unknown(target, s, why: "")
+                outcomes[s.index] =
+                    s.acknowledged ? ControlOutcome(.applied, write: record, before: target.before) : unknown(target, s, why: "")
                 continue
             }
             do {

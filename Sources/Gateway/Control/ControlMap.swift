@@ -43,7 +43,8 @@ struct ControlMap: Sendable {
         guard image.value(at: base) == 0x5375, image.value(at: base + 1) == 0x6E53 else { return [] }
         var headers: [ModelHeader] = []
         var address = base + 2
-        while let id = image.value(at: address), id != 0xFFFF, let length = image.value(at: address + 1), address + 2 + Int(length) <= 65536 {
+        while let id = image.value(at: address), id != 0xFFFF, let length = image.value(at: address + 1), address + 2 + Int(length) <= 65536
+        {
             headers.append(ModelHeader(id: Int(id), address: address, length: Int(length)))
             address += 2 + Int(length)
         }

@@ -101,7 +101,8 @@ public struct ControlOutcome: Sendable, Equatable {
 
     /// Creates an outcome.
     public init(
-        _ result: ControlResult, write: WriteRecord? = nil, before: SetpointValue? = nil, readback: SetpointValue? = nil, code: UInt8? = nil,
+        _ result: ControlResult, write: WriteRecord? = nil, before: SetpointValue? = nil, readback: SetpointValue? = nil,
+        code: UInt8? = nil,
         error: String? = nil
     ) {
         self.result = result

@@ -32,7 +32,8 @@ final class ControlConnectionHandler: ChannelInboundHandler {
             credentials.whenComplete { result in
                 switch result {
                 case .success(let cred): loopBound.value.client = .socket(uid: cred.uid, pid: cred.pid)
-                case .failure(let error): loopBound.value.logger.warning("control client's credentials unknown", metadata: ["error": "\(error)"])
+                case .failure(let error):
+                    loopBound.value.logger.warning("control client's credentials unknown", metadata: ["error": "\(error)"])
                 }
             }
             last = credentials.map { _ in }.recover { _ in }

@@ -123,12 +123,14 @@ public final class Controller: Sendable {
             guard let value = request.value else { return finished(ControlOutcome(.badRequest, error: "missing field \"value\"")) }
             if let ttl = request.ttl {
                 guard allowed.revert != nil else {
-                    return finished(ControlOutcome(.badRequest, error: "\(canonical) has no revert value: a ttl cannot be given"), point: canonical)
+                    return finished(
+                        ControlOutcome(.badRequest, error: "\(canonical) has no revert value: a ttl cannot be given"), point: canonical)
                 }
                 guard ttl <= settings.maxTTL else {
                     return finished(
                         ControlOutcome(
-                            .badRequest, error: "ttl \(DurationText.format(ttl)) is over control.max_ttl (\(DurationText.format(settings.maxTTL)))"),
+                            .badRequest,
+                            error: "ttl \(DurationText.format(ttl)) is over control.max_ttl (\(DurationText.format(settings.maxTTL)))"),
                         point: canonical)
                 }
             }
@@ -148,14 +150,18 @@ public final class Controller: Sendable {
     func write(_ writes: [ControlWrite], device: String, rateLimited: Bool) async -> [ControlOutcome] {
         for (i, w) in writes.enumerated() {
             if let refusal = w.point.refusal(of: w.value) {
-                return writes.indices.map { $0 == i ? refusal : ControlOutcome(refusal.result, error: "not written: \(w.point.path) was refused") }
+                return writes.indices.map {
+                    $0 == i ? refusal : ControlOutcome(refusal.result, error: "not written: \(w.point.path) was refused")
+                }
             }
         }
         if rateLimited {
             let now = clocks.now()
             let limited = state.withLock { s -> (AllowedPoint, Duration)? in
                 for w in writes {
-                    if let interval = w.point.minInterval, let last = s.lastWrite[Key(device: device, point: w.point.path)], now - last < interval {
+                    if let interval = w.point.minInterval, let last = s.lastWrite[Key(device: device, point: w.point.path)],
+                        now - last < interval
+                    {
                         return (w.point, interval)
                     }
                 }
@@ -188,7 +194,9 @@ public final class Controller: Sendable {
     /// Audits a record and puts it on the stream.
     func report(_ record: ControlRecord) {
         if !audit.append(record.auditLine()) {
-            logger.error("control request answered but not audited", metadata: ["id": "\(record.id ?? "-")", "result": "\(record.outcome.result.rawValue)"])
+            logger.error(
+                "control request answered but not audited",
+                metadata: ["id": "\(record.id ?? "-")", "result": "\(record.outcome.result.rawValue)"])
         }
         events.receive(.control(record))
     }
@@ -306,7 +314,8 @@ public final class Controller: Sendable {
         let top: UInt64 = definition.size >= 2 ? 0xFFFF_FFFE : 0xFFFE
         return state.withLock { s in
             var last = s.heartbeats[device]
-            if last == nil, let registers = observer.registers(device), case .success(let found) = ControlMap(registers, catalog: .builtin).find(path),
+            if last == nil, let registers = observer.registers(device),
+                case .success(let found) = ControlMap(registers, catalog: .builtin).find(path),
                 case .number(let n)? = found.value, !n.negative, n.exponent == 0
             {
                 last = n.magnitude

@@ -72,7 +72,8 @@ extension Controller {
             covered += found.size
         }
         guard covered == registers.count, !writes.isEmpty else {
-            return refuse(ControlOutcome(.notAllowed, error: "registers \(span.lowerBound)-\(span.upperBound - 1) are not all allowed points"))
+            return refuse(
+                ControlOutcome(.notAllowed, error: "registers \(span.lowerBound)-\(span.upperBound - 1) are not all allowed points"))
         }
         let outcomes = await write(writes.map(\.0), device: device.name, rateLimited: true)
         for (w, outcome) in zip(writes, outcomes) {

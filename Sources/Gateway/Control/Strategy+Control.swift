@@ -38,7 +38,8 @@ extension ProfileStrategy {
                 do throws(SetpointError) {
                     let registers = try vendor.encode(value, point: definition)
                     return .success(
-                        ControlTarget(point: path.description, address: vendor.address, registers: registers, before: nil, decode: vendor.decode))
+                        ControlTarget(
+                            point: path.description, address: vendor.address, registers: registers, before: nil, decode: vendor.decode))
                 } catch {
                     return .failure(ControlMap.refusal(error, before: nil))
                 }
@@ -51,7 +52,8 @@ extension ProfileStrategy {
             do throws(SetpointError) {
                 let registers = try vendor.encode(value, point: point.definition)
                 return .success(
-                    ControlTarget(point: path.description, address: vendor.address, registers: registers, before: before, decode: vendor.decode))
+                    ControlTarget(
+                        point: path.description, address: vendor.address, registers: registers, before: before, decode: vendor.decode))
             } catch {
                 return .failure(ControlMap.refusal(error, before: before))
             }
@@ -61,7 +63,8 @@ extension ProfileStrategy {
             }
             return .success(
                 MappedPoint(
-                    definition: point.definition, address: vendor.address, size: vendor.size, scaleFactor: nil, scaleProblem: nil, value: nil,
+                    definition: point.definition, address: vendor.address, size: vendor.size, scaleFactor: nil, scaleProblem: nil,
+                    value: nil,
                     decode: { registers, _ in vendor.decode(registers) }))
         }
     }
@@ -108,7 +111,11 @@ enum ControlActions {
                 if let address = found.scaleAddress {
                     let raw = try await executor.read(address: address, count: 1)[0]
                     guard let sf = SetpointEncoding.scaleFactor(register: raw) else {
-                        return [ControlOutcome(.precondition, before: found.value, error: "\(point.path): its scale factor is not implemented (raw \(raw))")]
+                        return [
+                            ControlOutcome(
+                                .precondition, before: found.value, error: "\(point.path): its scale factor is not implemented (raw \(raw))"
+                            )
+                        ]
                     }
                     scaleFactor = sf + found.definition.exponentAdjust
                 }
