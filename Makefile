@@ -61,6 +61,7 @@ interop: venv
 	$(PYTHON) Tests/Interop/rogue_interop.py --gateway $(GATEWAY_DEBUG)
 	$(PYTHON) Tests/Interop/metrics_interop.py --gateway $(GATEWAY_DEBUG)
 	$(PYTHON) Tests/Interop/mqtt_interop.py --gateway $(GATEWAY_DEBUG)
+	$(PYTHON) Tests/Interop/control_interop.py --gateway $(GATEWAY_DEBUG)
 
 ## Benchmarks beside pysunspec2 (a benchmark, not a timed test).
 bench: release venv

@@ -248,6 +248,21 @@ struct ControlTests {
         await s.gateway.stop()
     }
 
+    @Test("after an audit line could not be written (/dev/full), requests are refused before anything goes to the device")
+    func auditLineNotWritten() async throws {
+        let link = temporarySocketPath() + ".full-audit.jsonl"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/full")
+        defer { try? FileManager.default.removeItem(atPath: link) }
+        let s = try await start(audit: link)
+        // The file opens; its first line fails (ENOSPC) after the write it audits.
+        _ = await s.set("124.WChaMax", Self.number(20000))
+        #expect(s.device.writes.count == 1)
+        let refused = await s.set("124.WChaMax", Self.number(21000))
+        #expect(refused.outcome.result == .precondition)
+        #expect(s.device.writes.count == 1)
+        await s.gateway.stop()
+    }
+
     @Test("the heartbeat is written every second while the device is online, counting up from the device's value")
     func heartbeat() async throws {
         let clock = ManualClock()

@@ -4,13 +4,15 @@ import Synchronization
 
 /// The append-only audit of control requests: one NDJSON line per request, written with one
 /// `write(2)` each on a file opened with `O_APPEND` (created with mode 0640), so every line is out of
-/// the process when the request is answered. A file that cannot be opened or written is opened
-/// again for the next request; until then, requests are refused (`precondition`) before anything
-/// goes to a device.
+/// the process when the request is answered. A file that cannot be opened is opened again for the
+/// next request; after a line could not be written, requests are refused (`precondition`) before
+/// anything goes to a device until a line (a refusal's) is written again.
 public final class AuditLog: Sendable {
     /// The file.
     public let path: String
     private let descriptor = Mutex<Int32?>(nil)
+    /// The last line could not be written: not writable until one is.
+    private let failed = Atomic<Bool>(false)
     private let logger: Logger
 
     /// An audit at `path` (opened on first use).
@@ -23,9 +25,11 @@ public final class AuditLog: Sendable {
         if let fd = descriptor.withLock({ $0 }) { close(fd) }
     }
 
-    /// Whether a line can be written now (the file is open, or opens).
+    /// Whether a line can be written now: the last one was (or none was tried), and the file is
+    /// open, or opens.
     public func isWritable() -> Bool {
-        descriptor.withLock { fd in
+        guard !failed.load(ordering: .acquiring) else { return false }
+        return descriptor.withLock { fd in
             if fd == nil { fd = open() }
             return fd != nil
         }
@@ -48,10 +52,12 @@ public final class AuditLog: Sendable {
                         metadata: ["audit": "\(path)", "error": "\(why)"])
                     close(open)
                     fd = nil
+                    failed.store(true, ordering: .releasing)
                     return false
                 }
                 written += n
             }
+            failed.store(false, ordering: .releasing)
             return true
         }
     }
