@@ -11,6 +11,7 @@ the device. Cases (docs/control.md is the spec; each result is produced on purpo
 registers are checked after each, and nothing may reach the device for a refusal):
 
   start            every device online (TCP: bess, bess-fc6, huawei (profile), other; RTU: bess-rtu, rtu-other)
+  cli-forms        the command lines docs/control.md shows (`control --socket PATH set ...`), a negative value
   applied          sets in engineering units: uint16 sf 1, sf -2, bitfield, enum by symbol and number, a
                    group point (803.string[1]); the device got pysunspec2's encoding, read back before the answer;
                    write_function 6 with settle 300ms on bess-fc6
