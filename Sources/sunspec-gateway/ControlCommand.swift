@@ -6,6 +6,9 @@ import SunSpec
 /// `sunspec-gateway control --socket PATH set|get|release|capabilities ...`: one request to a running
 /// gateway's control socket; prints the answer line.
 struct ControlCommand: ParsableCommand {
+    /// `--socket` and `--wait` given before the request's name (`control --socket PATH set ...`).
+    @OptionGroup var connection: Connection
+
     static let configuration = CommandConfiguration(
         commandName: "control",
         abstract: "Send one control request to a running gateway and print its answer.",
@@ -19,55 +22,73 @@ struct ControlCommand: ParsableCommand {
     )
 
     struct Connection: ParsableArguments {
-        @Option(help: "The gateway's control socket.")
-        var socket: String = "/run/sunspec-gateway/control.sock"
+        @Option(help: "The gateway's control socket (default /run/sunspec-gateway/control.sock).")
+        var socket: String?
 
-        @Option(help: "How long to wait for the answer (the write, the settle time and the read-back).")
-        var wait: String = "60s"
+        @Option(help: "How long to wait for the answer: the write, the settle time and the read-back (default 60s).")
+        var wait: String?
+
+        /// These options where given, else the parent's, else the defaults.
+        func or(_ parent: Connection) -> (socket: String, wait: String) {
+            (socket ?? parent.socket ?? "/run/sunspec-gateway/control.sock", wait ?? parent.wait ?? "60s")
+        }
     }
 
     struct Set: ParsableCommand {
+        @ParentCommand var parent: ControlCommand
         static let configuration = CommandConfiguration(abstract: "Write a value (engineering units, or an enum symbol).")
         @OptionGroup var connection: Connection
         @Argument(help: "The device's name.") var device: String
         @Argument(help: "The point: MODEL.POINT, MODEL[i].POINT or MODEL.GROUP[j].POINT.") var point: String
-        @Argument(help: "The value: a number in the point's units, or an enum symbol.") var value: String
+        /// One value; taken as typed, so a negative number (`-10`) is a value, not an option.
+        @Argument(parsing: .allUnrecognized, help: "The value: a number in the point's units, or an enum symbol.") var value: [String]
         @Option(help: "Revert to the point's revert value after this long (30s, 5m).") var ttl: String?
 
         func run() throws {
-            try ControlCommand.send(op: "set", device: device, point: point, value: value, ttl: ttl, connection: connection)
+            guard value.count == 1 else {
+                printError("set takes one value, not \(value.count): \(value.joined(separator: " "))")
+                throw ExitCode(64)
+            }
+            try ControlCommand.send(
+                op: "set", device: device, point: point, value: value[0], ttl: ttl, connection: connection.or(parent.connection))
         }
     }
 
     struct Get: ParsableCommand {
+        @ParentCommand var parent: ControlCommand
         static let configuration = CommandConfiguration(abstract: "Read an allowed point from the device now.")
         @OptionGroup var connection: Connection
         @Argument(help: "The device's name.") var device: String
         @Argument(help: "The point.") var point: String
 
-        func run() throws { try ControlCommand.send(op: "get", device: device, point: point, connection: connection) }
+        func run() throws { try ControlCommand.send(op: "get", device: device, point: point, connection: connection.or(parent.connection)) }
     }
 
     struct Release: ParsableCommand {
+        @ParentCommand var parent: ControlCommand
         static let configuration = CommandConfiguration(abstract: "Write the point's revert value now.")
         @OptionGroup var connection: Connection
         @Argument(help: "The device's name.") var device: String
         @Argument(help: "The point.") var point: String
 
-        func run() throws { try ControlCommand.send(op: "release", device: device, point: point, connection: connection) }
+        func run() throws {
+            try ControlCommand.send(op: "release", device: device, point: point, connection: connection.or(parent.connection))
+        }
     }
 
     struct Capabilities: ParsableCommand {
+        @ParentCommand var parent: ControlCommand
         static let configuration = CommandConfiguration(abstract: "The device's allowed points, limits and last values.")
         @OptionGroup var connection: Connection
         @Argument(help: "The device's name.") var device: String
 
-        func run() throws { try ControlCommand.send(op: "capabilities", device: device, connection: connection) }
+        func run() throws { try ControlCommand.send(op: "capabilities", device: device, connection: connection.or(parent.connection)) }
     }
 
     /// Sends one request line and prints the answer; exits with the answer's status.
     static func send(
-        op: String, device: String, point: String? = nil, value: String? = nil, ttl: String? = nil, connection: Connection
+        op: String, device: String, point: String? = nil, value: String? = nil, ttl: String? = nil,
+        connection: (socket: String, wait: String)
     ) throws {
         guard let wait = DurationText.parse(connection.wait), wait > .zero else {
             printError("--wait \(connection.wait): not a duration (60s, 2m)")

@@ -299,6 +299,8 @@ public final class Controller: Sendable {
             guard observer.isOnline(device), let inbox = inboxes[device] else { continue }
             let value = nextHeartbeat(device: device, path: path, definition: definition)
             let outcome = await ControlJob.run(.heartbeat(path, definition, value: value), on: inbox, limit: Self.queueLimit)[0]
+            // The count goes on from the value that went to the device: a beat not sent is not skipped.
+            if outcome.write != nil { state.withLock { $0.heartbeats[device] = value } }
             if outcome.result != .applied, outcome.result != .offline {
                 report(
                     ControlRecord(
@@ -320,9 +322,8 @@ public final class Controller: Sendable {
             {
                 last = n.magnitude
             }
-            let value = last.map { $0 >= top ? 0 : $0 + 1 } ?? 0
-            s.heartbeats[device] = value
-            return value
+            s.heartbeats[device] = last
+            return last.map { $0 >= top ? 0 : $0 + 1 } ?? 0
         }
     }
 
