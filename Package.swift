@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "sunspec-bench",
             dependencies: [
-                "SunSpec", "Captures", "Modbus", "ModbusNIO", "Gateway", "Simulation",
+                "SunSpec", "Captures", "Modbus", "ModbusNIO", "Gateway", "Simulation", "MQTT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

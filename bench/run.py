@@ -10,7 +10,11 @@
 4. The live stream: 20 simulated devices polled at 10 Hz through libmodbus, 10 subscribers on the
    socket: readings per second, p50/p99 from the registers' read to the line at a subscriber.
 5. A fleet of 1,000 simulated TCP devices (one `simulate --ports 1000` process) polled at 1 Hz through
-   1,000 libmodbus connections: the rate held, the gateway's CPU and resident memory.
+   1,000 libmodbus connections: the rate held, the gateway's CPU and resident memory; the same fleet
+   with /metrics scraped every second; and the same fleet publishing every reading (every model
+   instance of every poll) to a local `mosquitto` (plain JSON topics at QoS 1, then with Sparkplug B
+   too), counted by a paho-mqtt subscriber in another process (bench/mqtt_count.py): messages per
+   second received, the gateway's cores and RSS beside the fleet without MQTT, and the polls held.
 6. The SunSpec Modbus TCP export: 10 clients reading 125 registers each as fast as they can for 5 s
    while the gateway keeps polling five vendor-profile devices and a SunSpec device
    (Tests/Interop/bridge_interop.py --bench).
@@ -20,7 +24,10 @@ pipeline >= 30x, fleet held at 1 Hz under one core and 300 MB). A benchmark, not
 """
 import json
 import os
+import pwd
 import resource
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -89,30 +96,123 @@ def live():
     print(f"stream: {ours['readings_per_s']} readings/s to each of {ours['subscribers']} subscribers, "
           f"read-to-line p50 {ours['latency_ms_p50']:.1f} ms, p99 {ours['latency_ms_p99']:.1f} ms "
           f"(simulated devices in the same process; {ours['cpu_percent']}% of a core in all)")
+    fleets()
+
+
+def fleets(scrape=True, mqtt=True):
+    seconds = os.environ.get("BENCH_FLEET_SECONDS", "20")
+    base = [BENCH, "fleet", "--first-port", "31000", "--devices", "1000", "--seconds", seconds]
     sims = []
     try:
         sims.append(subprocess.Popen([GATEWAY, "simulate", CAPTURE, "--tcp", "127.0.0.1:31000", "--ports", "1000",
-                                      "--duration", "300s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                      "--duration", "600s"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(2)
-        fleet = run_json([BENCH, "fleet", "--first-port", "31000", "--devices", "1000", "--seconds", os.environ.get("BENCH_FLEET_SECONDS", "20")])
+        fleet = run_json(base)
         print(json.dumps(fleet))
         print(f"fleet: {fleet['devices']} TCP devices at 1 Hz: {fleet['polls_per_s']} polls/s "
               f"({'held' if fleet['held'] else 'NOT held'}), {fleet['cpu_cores']} cores (target < 1), "
               f"{fleet['rss_mb']} MB resident (target < 300)")
-        # The same fleet with /metrics scraped every second (by curl, in another process).
-        scraped = run_json([BENCH, "fleet", "--first-port", "31000", "--devices", "1000", "--scrape-ms", "1000",
-                            "--seconds", os.environ.get("BENCH_FLEET_SECONDS", "20")])
-        print(json.dumps(scraped))
-        print(f"fleet scraped every 1 s: {scraped['polls_per_s']} polls/s, {scraped['cpu_cores']} cores "
-              f"(unscraped {fleet['cpu_cores']}), {scraped['rss_mb']} MB, {scraped['scrapes']} scrapes of "
-              f"{scraped['scrape_bytes'] // 1024} KiB, p50 {scraped['scrape_ms_p50']} ms")
-        one = run_json([BENCH, "metrics", "--devices", "1000", "--rounds", "20"])
-        print(json.dumps(one))
-        print(f"metrics: one exposition of {one['devices']} devices ({one['exposition_bytes'] // 1024} KiB) "
-              f"costs {one['cpu_ms_per_exposition']} ms of CPU")
+        if scrape:
+            # The same fleet with /metrics scraped every second (by curl, in another process).
+            scraped = run_json(base + ["--scrape-ms", "1000"])
+            print(json.dumps(scraped))
+            print(f"fleet scraped every 1 s: {scraped['polls_per_s']} polls/s, {scraped['cpu_cores']} cores "
+                  f"(unscraped {fleet['cpu_cores']}), {scraped['rss_mb']} MB, {scraped['scrapes']} scrapes of "
+                  f"{scraped['scrape_bytes'] // 1024} KiB, p50 {scraped['scrape_ms_p50']} ms")
+            one = run_json([BENCH, "metrics", "--devices", "1000", "--rounds", "20"])
+            print(json.dumps(one))
+            print(f"metrics: one exposition of {one['devices']} devices ({one['exposition_bytes'] // 1024} KiB) "
+                  f"costs {one['cpu_ms_per_exposition']} ms of CPU")
+        if mqtt:
+            mqtt_fleet(base, fleet, sparkplug=False)
+            mqtt_fleet(base, fleet, sparkplug=True)
     finally:
         for p in sims:
             p.terminate()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def count_between(samples, start, end):
+    """Messages counted from `start` to `end` (Unix times), from the subscriber's cumulative samples."""
+    def at(t):
+        before = [c for (ts, c, _) in samples if ts <= t]
+        return before[-1] if before else 0
+    return at(end) - at(start)
+
+
+def mqtt_fleet(base, fleet, sparkplug):
+    """The fleet publishing to a mosquitto of its own; a paho-mqtt subscriber (another process) counts."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(exe):
+        print("fleet with MQTT: mosquitto not found (make deps); skipped")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        conf = os.path.join(tmp, "mosquitto.conf")
+        log = os.path.join(tmp, "mosquitto.log")
+        with open(conf, "w") as f:
+            # `user`: run as root (CI), mosquitto would drop to user mosquitto.
+            f.write("\n".join(["user %s" % pwd.getpwuid(os.getuid()).pw_name, "listener %d 127.0.0.1" % port,
+                               "allow_anonymous true", "persistence false", "max_queued_messages 0",
+                               "log_dest file %s" % log, "log_type error", "log_type warning"]) + "\n")
+        broker = subprocess.Popen([exe, "-c", conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        sub = None
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or broker.poll() is not None:
+                        print("fleet with MQTT: mosquitto did not start; skipped")
+                        return
+                    time.sleep(0.05)
+            broker_cpu0 = proc_cpu(broker.pid)
+            sub = subprocess.Popen([PY, os.path.join(REPO, "bench", "mqtt_count.py"), str(port)], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True)
+            if sub.stdout.readline().strip() != "ready":
+                print("fleet with MQTT: the subscriber did not start; skipped")
+                return
+            args = base + ["--mqtt", "127.0.0.1:%d" % port] + (["--sparkplug", "1"] if sparkplug else [])
+            ours = run_json(args)
+            broker_cpu = proc_cpu(broker.pid) - broker_cpu0
+            time.sleep(0.3)
+            sub.stdin.close()
+            counted = json.loads(sub.stdout.readline())
+            sub.wait(10)
+        finally:
+            if sub and sub.poll() is None:
+                sub.kill()
+            broker.terminate()
+            broker.wait(10)
+    window = ours["window_end"] - ours["window_start"]
+    received = count_between(counted["samples"], ours["window_start"], ours["window_end"])
+    ours.pop("scrape_ms"), ours.pop("scrapes"), ours.pop("scrape_ms_p50"), ours.pop("scrape_bytes")
+    ours.update({"messages_per_s": round(received / window, 1), "subscriber_kinds": counted["kinds"],
+                 "subscriber_cpu_s": counted["cpu_seconds"], "broker_cores": round(broker_cpu / window, 2)})
+    print(json.dumps(ours))
+    what = "JSON topics (QoS 1) and Sparkplug B" if sparkplug else "JSON topics (QoS 1)"
+    print(f"fleet with MQTT, {what}: {ours['messages_per_s']:.0f} messages/s received by a subscriber in another "
+          f"process ({ours['readings_per_s']:.0f} readings/s polled), {ours['polls_per_s']} polls/s "
+          f"({'held' if ours['held'] else 'NOT held'}); the gateway {ours['cpu_cores']} cores, {ours['rss_mb']} MB "
+          f"(without MQTT: {fleet['cpu_cores']} cores, {fleet['rss_mb']} MB); mosquitto {ours['broker_cores']} cores")
+
+
+def proc_cpu(pid):
+    """CPU seconds of a running process (Linux /proc)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def transactions():
@@ -172,6 +272,9 @@ def export_bench():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["mqtt"]:  # only the fleet, without MQTT and with it (bench/run.py mqtt)
+        fleets(scrape=False)
+        sys.exit(0)
     main()
     transactions()
     refused_registers()

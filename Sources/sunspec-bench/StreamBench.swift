@@ -65,13 +65,14 @@ enum BenchGateway {
 
     /// The same, with `metrics:` on a free port when `metrics` is given (told the port once it listens).
     static func start(
-        _ configs: [DeviceConfig], name: String, bufferLimit: Int, metrics: (@Sendable (Int) -> Void)?
+        _ configs: [DeviceConfig], name: String, bufferLimit: Int, metrics: (@Sendable (Int) -> Void)?, mqtt: MQTTSettings? = nil
     ) -> (ServiceGroup, Task<Void, any Error>, String, GatewayApplication) {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("ssgw-\(name)-\(getpid()).sock").path
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         var config = GatewayConfig(socketPath: path, bufferLimit: bufferLimit, devices: configs)
         if metrics != nil { config.metrics = MetricsSettings(host: "127.0.0.1", port: 0) }
+        config.mqtt = mqtt
         let app = GatewayApplication(config: config, logger: logger, onMetricsReady: metrics)
         let group = ServiceGroup(services: [app], logger: logger)
         return (group, Task { try await group.run() }, path, app)
