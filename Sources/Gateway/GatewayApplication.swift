@@ -55,6 +55,7 @@ public struct GatewayApplication: Service {
         if let exportStore { outputs.append(ExportSink(store: exportStore, devices: config.devices)) }
         if let metrics { outputs.append(MetricsSink(metrics: metrics, wall: clocks.wall)) }
         let mqtt = config.mqtt.map { MQTTSink(settings: $0, devices: config.devices.map(\.name), logger: logger) }
+        if let mqtt { metrics?.attach(mqtt: mqtt) }
         let outputsSink = Sinks(outputs + [hub] + (mqtt.map { [$0 as any GatewaySink] } ?? []) + sinks)
         let observer = config.control.map { _ in ControlObserver(devices: config.devices) }
         let sink: any GatewaySink = observer.map { Sinks([outputsSink, $0]) } ?? outputsSink

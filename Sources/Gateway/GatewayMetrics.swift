@@ -26,6 +26,8 @@ public final class GatewayMetrics: Sendable {
     public let stream: StreamMetrics
     /// The export's metrics (nil when there is no export).
     public let export: ExportMetrics?
+    /// The MQTT output's metrics (nil when there is no `mqtt:`).
+    let mqtt: MQTTMetrics?
     private let sources = Mutex(Sources())
     private let clocks: Clocks
 
@@ -34,6 +36,7 @@ public final class GatewayMetrics: Sendable {
         var links: [String: ModbusLink] = [:]
         var hub: Hub?
         var exportConnections: (@Sendable () -> Int)?
+        var mqtt: MQTTSink?
     }
 
     /// The metrics of `config`'s gateway, kept in `registry`, timed on `clocks`.
@@ -61,6 +64,7 @@ public final class GatewayMetrics: Sendable {
         self.links = links
         stream = StreamMetrics(factory: factory)
         export = config.export.map { _ in ExportMetrics(units: config.devices.compactMap(\.exportUnit), factory: factory) }
+        mqtt = config.mqtt.map { _ in MQTTMetrics(factory: factory) }
         Meter(label: MetricName.buildInfo, dimensions: [("version", version)], factory: factory).set(1)
     }
 
@@ -81,6 +85,8 @@ public final class GatewayMetrics: Sendable {
     func attach(hub: Hub) { sources.withLock { $0.hub = hub } }
 
     /// Where the export's open connections are counted.
+    func attach(mqtt sink: MQTTSink) { sources.withLock { $0.mqtt = sink } }
+
     func attachExport(connections: @escaping @Sendable () -> Int) { sources.withLock { $0.exportConnections = connections } }
 
     // MARK: - Reading them
@@ -89,11 +95,12 @@ public final class GatewayMetrics: Sendable {
     public func refresh() {
         let now = clocks.wall()
         for metrics in devices.values { metrics.refresh(now: now) }
-        let (attached, hub, exportConnections) = sources.withLock { ($0.links, $0.hub, $0.exportConnections) }
+        let (attached, hub, exportConnections, sink) = sources.withLock { ($0.links, $0.hub, $0.exportConnections, $0.mqtt) }
         let time = clocks.now()
         for (label, metrics) in links { metrics.refresh(now: time, link: attached[label]) }
         if let hub { stream.subscribers.set(hub.subscriberCount) }
         if let exportConnections, let export { export.connections.set(exportConnections()) }
+        if let sink, let mqtt { mqtt.refresh(sink.counters) }
     }
 
     /// The Prometheus text exposition, refreshed, with a `# HELP` line for each metric.
@@ -174,4 +181,33 @@ public enum StreamDisconnect: String, Sendable, CaseIterable {
     case refused
     /// The gateway shut down.
     case shutdown
+}
+
+/// The MQTT output's metrics, copied from the sink's counters at each refresh.
+final class MQTTMetrics: Sendable {
+    private let connected: Meter
+    private let published: CoreMetrics.Counter
+    private let buffered: Meter
+    private let dropped: CoreMetrics.Counter
+    /// The sink's totals as copied at the last refresh.
+    private let last = Mutex((published: 0, dropped: 0))
+
+    init(factory: PrometheusMetricsFactory) {
+        connected = Meter(label: MetricName.mqttConnected, factory: factory)
+        published = CoreMetrics.Counter(label: MetricName.mqttPublished, factory: factory)
+        buffered = Meter(label: MetricName.mqttBuffered, factory: factory)
+        dropped = CoreMetrics.Counter(label: MetricName.mqttDropped, factory: factory)
+        connected.set(0)
+        buffered.set(0)
+    }
+
+    func refresh(_ counters: (connected: Bool, published: Int, buffered: Int, dropped: Int)) {
+        connected.set(counters.connected ? 1 : 0)
+        buffered.set(counters.buffered)
+        last.withLock { l in
+            published.increment(by: max(0, counters.published - l.published))
+            dropped.increment(by: max(0, counters.dropped - l.dropped))
+            l = (counters.published, counters.dropped)
+        }
+    }
 }

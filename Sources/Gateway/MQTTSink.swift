@@ -6,6 +6,8 @@ import ServiceLifecycle
 protocol MQTTEventSession: MQTTSession {
     /// Takes one event; true when it has something new to publish.
     func take(_ event: GatewayEvent) -> Bool
+    /// Messages kept, and dropped since the start.
+    var buffered: (count: Int, dropped: Int) { get }
 }
 
 /// The MQTT output: a sink that hands each event to its sessions (plain JSON topics, Sparkplug B) and
@@ -33,6 +35,15 @@ public final class MQTTSink: GatewaySink, Service {
         }
         self.sessions = sessions
         self.clients = clients
+    }
+
+    /// Whether every client is connected, messages published, kept and dropped (summed over the sessions).
+    var counters: (connected: Bool, published: Int, buffered: Int, dropped: Int) {
+        let buffered = sessions.map(\.buffered)
+        return (
+            !clients.isEmpty && clients.allSatisfy(\.isConnected), clients.reduce(0) { $0 + $1.published },
+            buffered.reduce(0) { $0 + $1.count }, buffered.reduce(0) { $0 + $1.dropped }
+        )
     }
 
     public func receive(_ event: GatewayEvent) {

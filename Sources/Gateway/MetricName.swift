@@ -25,6 +25,10 @@ enum MetricName {
     static let exportConnections = prefix + "export_connections"
     static let buildInfo = prefix + "build_info"
     static let controlRequests = prefix + "control_requests_total"
+    static let mqttConnected = prefix + "mqtt_connected"
+    static let mqttPublished = prefix + "mqtt_published_total"
+    static let mqttBuffered = prefix + "mqtt_buffered_messages"
+    static let mqttDropped = prefix + "mqtt_dropped_total"
 
     static let help: [String: String] = [
         up: "1 when the device is online (its map found, its last poll answered), else 0.",
@@ -47,6 +51,10 @@ enum MetricName {
         exportRequests: "SunSpec export reads by unit, function and result (ok, exception).",
         exportConnections: "SunSpec export connections open now.",
         buildInfo: "Always 1; the gateway's version as a label.",
+        mqttConnected: "1 when every MQTT client (JSON topics, Sparkplug B) is connected to the broker, else 0.",
+        mqttPublished: "MQTT messages handed to the client library for the broker.",
+        mqttBuffered: "MQTT messages kept now, waiting for the broker.",
+        mqttDropped: "MQTT messages dropped because the buffer was full (the oldest first).",
         controlRequests: "Control requests (socket and export, and the gateway's own reverts), by device, point and result.",
     ]
 

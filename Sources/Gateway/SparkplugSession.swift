@@ -57,6 +57,9 @@ final class SparkplugSession: MQTTEventSession {
     private let deviceCommand: DeviceCommands?
     private let now: @Sendable () -> Date
 
+    /// Messages kept, and dropped since the start.
+    var buffered: (count: Int, dropped: Int) { state.withLock { ($0.pending.count, $0.pending.dropped) } }
+
     init(
         settings: MQTTSettings, ids: MQTTSettings.Sparkplug, devices: [String], logger: Logger, deviceCommand: DeviceCommands? = nil,
         now: @escaping @Sendable () -> Date = { Date() }

@@ -27,6 +27,7 @@ public final class MQTTClient: @unchecked Sendable {
     private let wakeWrite: Int32
     private let control = Mutex(Control())
     private let connectedFlag = Atomic<Bool>(false)
+    private let publishedCount = Atomic<Int>(0)
 
     private struct Control {
         var started = false
@@ -72,6 +73,8 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Whether the broker has accepted the connection and it has not been lost since.
     public var isConnected: Bool { connectedFlag.load(ordering: .acquiring) }
+    /// Messages handed to libmosquitto since the client was made.
+    public var published: Int { publishedCount.load(ordering: .relaxed) }
 
     /// Starts the client's thread (once).
     public func start() {
@@ -284,6 +287,7 @@ public final class MQTTClient: @unchecked Sendable {
         }
         if rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_NO_CONN.rawValue {
             inflight += 1
+            publishedCount.add(1, ordering: .relaxed)
         } else {
             logger.error("mqtt: could not publish to \(message.topic): \(Self.describe(rc)); dropped")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MQTT
 import Modbus
 import ModbusNIO
 import Prometheus
@@ -241,6 +242,27 @@ struct MetricsTests {
         #expect(text.contains(#"sunspec_gateway_control_requests_total{device="d",point="124.WChaMax",result="out_of_range"} 1"#))
     }
 
+    @Test("with mqtt: the MQTT metrics are in the exposition with HELP lines, 0 before any connect")
+    func mqttMetrics() throws {
+        var config = GatewayConfig(devices: [DeviceConfig(name: "d", endpoint: .tcp(host: "h", port: 502))])
+        config.mqtt = MQTTSettings(
+            connection: MQTTOptions(host: "127.0.0.1", port: 1, clientID: "c"), qos: 1, topicPrefix: "sunspec", bufferMessages: 2,
+            bufferBytes: 1 << 20)
+        let metrics = GatewayMetrics(config: config, registry: PrometheusCollectorRegistry())
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let sink = MQTTSink(settings: try #require(config.mqtt), devices: ["d"], logger: logger)
+        metrics.attach(mqtt: sink)
+        let before = String(decoding: metrics.exposition(), as: UTF8.self)
+        #expect(MetricsGateway.value("sunspec_gateway_mqtt_connected", in: before) == 0)
+        #expect(MetricsGateway.value("sunspec_gateway_mqtt_published_total", in: before) == 0)
+        #expect(MetricsGateway.value("sunspec_gateway_mqtt_buffered_messages", in: before) == 0)
+        #expect(MetricsGateway.value("sunspec_gateway_mqtt_dropped_total", in: before) == 0)
+        #expect(before.contains("# HELP sunspec_gateway_mqtt_dropped_total "))
+        let counters = sink.counters
+        #expect(!counters.connected && counters.published == 0)
+    }
+
     @Test("every metric in the exposition has a HELP line before its TYPE line")
     func helpLines() throws {
         var config = GatewayConfig(devices: [DeviceConfig(name: "d", endpoint: .tcp(host: "h", port: 502), exportUnit: 1)])
@@ -254,6 +276,7 @@ struct MetricsTests {
             types
                 == Set(MetricName.help.keys).subtracting([
                     MetricName.exceptions, MetricName.readingAge, MetricName.lastSuccess, MetricName.controlRequests,
+                    MetricName.mqttConnected, MetricName.mqttPublished, MetricName.mqttBuffered, MetricName.mqttDropped,
                 ]))
         for (i, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
             let name = line.split(separator: " ")[2]
