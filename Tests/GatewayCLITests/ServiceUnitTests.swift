@@ -59,13 +59,20 @@ struct ServiceUnitTests {
             process.terminate()
             process.waitUntilExit()
         }
-        func next() -> String? {
-            var buffer = [UInt8](repeating: 0, count: 256)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+        // The datagrams are waited for on a thread of its own: a blocking recv on Swift's cooperative
+        // pool (two threads here) would stall the other suites' tasks meanwhile.
+        let heard = await withCheckedContinuation { (done: CheckedContinuation<[String], Never>) in
+            Thread {
+                func next() -> String? {
+                    var buffer = [UInt8](repeating: 0, count: 256)
+                    let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                    return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+                }
+                var heard: [String] = []
+                while heard.filter({ $0 == "WATCHDOG=1" }).count < 2, let message = next() { heard.append(message) }
+                done.resume(returning: heard)
+            }.start()
         }
-        var heard: [String] = []
-        while heard.filter({ $0 == "WATCHDOG=1" }).count < 2, let message = next() { heard.append(message) }
         #expect(heard.contains("READY=1"))
         #expect(heard.filter { $0 == "WATCHDOG=1" }.count == 2)
         // Ready means serving: the stream's socket is there.
