@@ -58,26 +58,20 @@ public struct ReadFrame: Sendable, Equatable {
 
     /// Checks a Modbus TCP reply (MBAP header included) against this request.
     public func checkTCP(_ reply: ArraySlice<UInt8>) -> Reply {
-        let r = Array(reply)
-        guard r.count >= 9 else { return .mismatch("a reply of \(r.count) bytes") }
-        let transaction = UInt16(r[0]) << 8 | UInt16(r[1])
-        let protocolID = UInt16(r[2]) << 8 | UInt16(r[3])
-        let length = Int(r[4]) << 8 | Int(r[5])
-        guard protocolID == 0 else { return .mismatch("protocol id \(protocolID), not 0") }
-        guard length == r.count - 6 else { return .mismatch("MBAP length \(length) for \(r.count - 6) bytes") }
-        guard transaction == self.transaction else {
-            let behind = self.transaction &- transaction
-            return (1...Self.earlierWindow).contains(behind)
-                ? .earlier(transaction) : .mismatch("transaction id \(transaction), not \(self.transaction)")
-        }
-        return checkPDU(unit: r[6], pdu: r[7...])
+        checkEnvelope(ReplyEnvelope.tcp(Array(reply), transaction: transaction))
     }
 
     /// Checks a Modbus RTU reply (unit id first, CRC already checked and still at the end).
     public func checkRTU(_ reply: ArraySlice<UInt8>) -> Reply {
-        let r = Array(reply)
-        guard r.count >= 5 else { return .mismatch("a reply of \(r.count) bytes") }
-        return checkPDU(unit: r[0], pdu: r[1..<(r.count - 2)])
+        checkEnvelope(ReplyEnvelope.rtu(Array(reply)))
+    }
+
+    private func checkEnvelope(_ envelope: ReplyEnvelope) -> Reply {
+        switch envelope {
+        case .pdu(let unit, let pdu): checkPDU(unit: unit, pdu: pdu)
+        case .earlier(let transaction): .earlier(transaction)
+        case .mismatch(let why): .mismatch(why)
+        }
     }
 
     private func checkPDU(unit: UInt8, pdu: ArraySlice<UInt8>) -> Reply {
