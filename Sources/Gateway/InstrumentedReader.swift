@@ -1,3 +1,4 @@
+import Foundation
 import Modbus
 
 /// A device's reader that counts each request in the device's metrics (by function and result, and
@@ -16,5 +17,19 @@ struct InstrumentedReader: RegisterReader {
             metrics.requestEnded(kind: kind, error: error)
             throw error
         }
+    }
+
+    func read(
+        unit: Int, ranges: [Range<Int>], kind: RegisterKind, timeout: Duration?, wall: @escaping @Sendable () -> Date
+    ) async -> [Result<ReadAnswer, ModbusError>] {
+        let answers = await reader.read(unit: unit, ranges: ranges, kind: kind, timeout: timeout, wall: wall)
+        for answer in answers {
+            if case .failure(let error) = answer {
+                metrics.requestEnded(kind: kind, error: error)
+            } else {
+                metrics.requestEnded(kind: kind, error: nil)
+            }
+        }
+        return answers
     }
 }

@@ -114,21 +114,36 @@ struct Session {
     mutating func poll() async -> PollOutcome {
         var readAt: [Int: Date] = [:]  // request index -> when its registers arrived
         var index = 0
-        while index < plan.requests.count {
-            let request = plan.requests[index]
-            do {
-                let registers = try await read(request)
-                readAt[index] = device.clocks.wall()
-                image.insert(.init(start: request.start, registers: registers))
-                index += 1
-            } catch {
-                if Task.isCancelled { return .stopped }
-                switch await recover(from: error, at: request) {
-                case .replanned:
-                    index = 0
-                    readAt = [:]
-                case .outcome(let outcome):
-                    return outcome
+        // The plan's requests go to the reader together (one turn of a link's thread); the batch
+        // stops at a failed one, which is retried alone, and the rest go as a new batch.
+        reading: while index < plan.requests.count {
+            let answers = await device.reader.read(
+                unit: device.unit, ranges: plan.requests[index...].map(\.range), kind: device.config.registers,
+                timeout: device.config.timeout, wall: device.clocks.wall)
+            guard !answers.isEmpty else { return .failed("the reader gave no answer to \(plan.requests[index])") }
+            for answer in answers {
+                let request = plan.requests[index]
+                do {
+                    switch answer {
+                    case .success(let read):
+                        readAt[index] = read.arrived
+                        image.insert(.init(start: request.start, registers: read.registers))
+                    case .failure(let error):
+                        let registers = try await retry(request, after: error)
+                        readAt[index] = device.clocks.wall()
+                        image.insert(.init(start: request.start, registers: registers))
+                    }
+                    index += 1
+                } catch {
+                    if Task.isCancelled { return .stopped }
+                    switch await recover(from: error, at: request) {
+                    case .replanned:
+                        index = 0
+                        readAt = [:]
+                        continue reading
+                    case .outcome(let outcome):
+                        return outcome
+                    }
                 }
             }
         }
@@ -217,6 +232,13 @@ struct Session {
         device.logger.info("trying larger reads again: max_registers \(maxRegisters) -> \(larger)")
         maxRegisters = larger
         plan = makePlan()
+    }
+
+    /// The retries of a request of a batch that failed with `error` (`RegisterReader.retry`).
+    private func retry(_ request: PollPlan.Request, after error: ModbusError) async throws(ModbusError) -> [UInt16] {
+        try await device.reader.retry(
+            after: error, unit: device.unit, address: request.start, count: request.count, kind: device.config.registers,
+            timeout: device.config.timeout, busyRetries: Self.busyRetries, clocks: device.clocks)
     }
 
     /// One request, with the retries of `RegisterReader.readRetrying`.

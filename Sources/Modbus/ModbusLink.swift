@@ -44,7 +44,7 @@ public final class ModbusLink: @unchecked Sendable {
     private let descriptor = LowDescriptor()
     let defaultTimeout: Duration
     /// Told of each open and each request, on the link's thread (nil: no one listens).
-    private let observer: (any LinkObserver)?
+    let observer: (any LinkObserver)?
     // Touched on the worker thread only:
     private var openedBefore = false
     private var context: OpaquePointer?
@@ -86,11 +86,22 @@ public final class ModbusLink: @unchecked Sendable {
     func transaction<Value: Sendable>(
         operation: String, unit: Int, address: Int, _ job: @escaping @Sendable () -> Result<Value, ModbusError>
     ) async throws(ModbusError) -> Value {
+        try await transaction(operation: operation, unit: unit, address: address, observed: true) { _ in job() }.get()
+    }
+
+    /// Queues `job` as one turn on the link's thread and gives its answer. `job` is handed whether
+    /// its task still wants the answer (false once cancelled), for a job of several requests to stop
+    /// between them; `observed`: the observer hears of the turn as one request (a job of several
+    /// tells it of each itself).
+    func transaction<Value: Sendable>(
+        operation: String, unit: Int, address: Int, observed: Bool,
+        _ job: @escaping @Sendable (_ stillWanted: () -> Bool) -> Result<Value, ModbusError>
+    ) async -> Result<Value, ModbusError> {
         let cancelled = ModbusError(.cancelled, operation: operation, unit: unit, address: address)
         let closed = ModbusError(.connectionLost("link closed"), operation: operation, unit: unit, address: address)
         let request = PendingRequest<Value>(cancelled: cancelled)
-        let observer = observer
-        let result = await request.answer(
+        let observer = observed ? observer : nil
+        return await request.answer(
             submit: { request in
                 worker.submit { turn in
                     switch turn {
@@ -100,7 +111,7 @@ public final class ModbusLink: @unchecked Sendable {
                         // A request answered already (its task was cancelled in the queue) is not sent.
                         guard request.start() else { return }
                         let started = ContinuousClock.now
-                        let result = job()
+                        let result = job { !request.isCancelRequested }
                         if let observer {
                             let error: ModbusError? = if case .failure(let e) = result { e } else { nil }
                             observer.requestEnded(busy: .now - started, error: error)
@@ -109,7 +120,6 @@ public final class ModbusLink: @unchecked Sendable {
                     }
                 }
             }, closed: closed)
-        return try result.get()
     }
 
     /// Closes the connection now (after queued requests); the next request opens it again.
@@ -134,7 +144,7 @@ public final class ModbusLink: @unchecked Sendable {
 
     // MARK: - On the link's thread
 
-    private func performRead(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration) -> Result<[UInt16], ModbusError> {
+    func performRead(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration) -> Result<[UInt16], ModbusError> {
         let operation = kind == .holding ? "read holding registers" : "read input registers"
         guard (1...125).contains(count), address >= 0, address + count <= 65536 else {
             return .failure(

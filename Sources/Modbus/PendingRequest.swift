@@ -22,6 +22,9 @@ final class PendingRequest<Value: Sendable>: Sendable {
     }
 
     private let state = Mutex(State.created)
+    /// Set once its task is cancelled, whatever the state: a running job of several requests stops
+    /// between them.
+    private let cancelAsked = Atomic<Bool>(false)
     /// The answer when the task is cancelled before the job starts.
     private let cancelled: ModbusError
 
@@ -76,7 +79,11 @@ final class PendingRequest<Value: Sendable>: Sendable {
         continuation?.resume(returning: answer)
     }
 
+    /// Whether the request's task was cancelled (also while its job runs).
+    var isCancelRequested: Bool { cancelAsked.load(ordering: .acquiring) }
+
     private func cancel() {
+        cancelAsked.store(true, ordering: .releasing)
         let continuation: CheckedContinuation<Answer, Never>? = state.withLock { state in
             switch state {
             case .created:
