@@ -13,8 +13,9 @@
    1,000 libmodbus connections: the rate held, the gateway's CPU and resident memory; the same fleet
    with /metrics scraped every second; and the same fleet publishing every reading (every model
    instance of every poll) to a local `mosquitto` (plain JSON topics at QoS 1, then with Sparkplug B
-   too), counted by a paho-mqtt subscriber in another process (bench/mqtt_count.py): messages per
-   second received, the gateway's cores and RSS beside the fleet without MQTT, and the polls held.
+   too): messages per second received by the broker (its own `$SYS` count, with no subscriber
+   loading this machine), then delivered to a paho-mqtt subscriber in another process
+   (bench/mqtt_count.py); the gateway's cores and RSS beside the fleet without MQTT, and the polls held.
 6. The SunSpec Modbus TCP export: 10 clients reading 125 registers each as fast as they can for 5 s
    while the gateway keeps polling five vendor-profile devices and a SunSpec device
    (Tests/Interop/bridge_interop.py --bench).
@@ -124,8 +125,10 @@ def fleets(scrape=True, mqtt=True):
             print(f"metrics: one exposition of {one['devices']} devices ({one['exposition_bytes'] // 1024} KiB) "
                   f"costs {one['cpu_ms_per_exposition']} ms of CPU")
         if mqtt:
-            mqtt_fleet(base, fleet, sparkplug=False)
-            mqtt_fleet(base, fleet, sparkplug=True)
+            # Counted by the broker alone (no subscriber's fan-out on this machine), then with a subscriber.
+            mqtt_fleet(base, fleet, sparkplug=False, subscriber=False)
+            mqtt_fleet(base, fleet, sparkplug=True, subscriber=False)
+            mqtt_fleet(base, fleet, sparkplug=False, subscriber=True)
     finally:
         for p in sims:
             p.terminate()
@@ -145,8 +148,19 @@ def count_between(samples, start, end):
     return at(end) - at(start)
 
 
-def mqtt_fleet(base, fleet, sparkplug):
-    """The fleet publishing to a mosquitto of its own; a paho-mqtt subscriber (another process) counts."""
+def broker_rate(broker, start, end):
+    """Messages per second the broker counted received from `start` to `end`, from its `$SYS` samples
+    ([arrival time, cumulative count], one every second): the samples nearest inside the window."""
+    inside = [(t, c) for (t, c) in broker if start <= t <= end]
+    if len(inside) < 2:
+        return None
+    (t0, c0), (t1, c1) = inside[0], inside[-1]
+    return round((c1 - c0) / (t1 - t0), 1) if t1 > t0 else None
+
+
+def mqtt_fleet(base, fleet, sparkplug, subscriber):
+    """The fleet publishing to a mosquitto of its own. The broker counts what it receives (`$SYS`);
+    with `subscriber`, a paho-mqtt subscriber in another process counts what is delivered too."""
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(exe):
         print("fleet with MQTT: mosquitto not found (make deps); skipped")
@@ -159,7 +173,7 @@ def mqtt_fleet(base, fleet, sparkplug):
             # `user`: run as root (CI), mosquitto would drop to user mosquitto.
             f.write("\n".join(["user %s" % pwd.getpwuid(os.getuid()).pw_name, "listener %d 127.0.0.1" % port,
                                "allow_anonymous true", "persistence false", "max_queued_messages 0",
-                               "log_dest file %s" % log, "log_type error", "log_type warning"]) + "\n")
+                               "sys_interval 1", "log_dest file %s" % log, "log_type error", "log_type warning"]) + "\n")
         broker = subprocess.Popen([exe, "-c", conf], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         sub = None
@@ -175,7 +189,8 @@ def mqtt_fleet(base, fleet, sparkplug):
                         return
                     time.sleep(0.05)
             broker_cpu0 = proc_cpu(broker.pid)
-            sub = subprocess.Popen([PY, os.path.join(REPO, "bench", "mqtt_count.py"), str(port)], stdin=subprocess.PIPE,
+            sub = subprocess.Popen([PY, os.path.join(REPO, "bench", "mqtt_count.py"), str(port)]
+                                   + ([] if subscriber else ["--broker-only"]), stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, text=True)
             if sub.stdout.readline().strip() != "ready":
                 print("fleet with MQTT: the subscriber did not start; skipped")
@@ -183,7 +198,7 @@ def mqtt_fleet(base, fleet, sparkplug):
             args = base + ["--mqtt", "127.0.0.1:%d" % port] + (["--sparkplug", "1"] if sparkplug else [])
             ours = run_json(args)
             broker_cpu = proc_cpu(broker.pid) - broker_cpu0
-            time.sleep(0.3)
+            time.sleep(1.2)  # the broker's next $SYS sample
             sub.stdin.close()
             counted = json.loads(sub.stdout.readline())
             sub.wait(10)
@@ -195,12 +210,16 @@ def mqtt_fleet(base, fleet, sparkplug):
     window = ours["window_end"] - ours["window_start"]
     received = count_between(counted["samples"], ours["window_start"], ours["window_end"])
     ours.pop("scrape_ms"), ours.pop("scrapes"), ours.pop("scrape_ms_p50"), ours.pop("scrape_bytes")
-    ours.update({"messages_per_s": round(received / window, 1), "subscriber_kinds": counted["kinds"],
-                 "subscriber_cpu_s": counted["cpu_seconds"], "broker_cores": round(broker_cpu / window, 2)})
+    ours.update({"broker_messages_per_s": broker_rate(counted["broker"], ours["window_start"], ours["window_end"]),
+                 "subscriber": subscriber, "subscriber_messages_per_s": round(received / window, 1) if subscriber else None,
+                 "subscriber_kinds": counted["kinds"], "subscriber_cpu_s": counted["cpu_seconds"],
+                 "broker_cores": round(broker_cpu / window, 2)})
     print(json.dumps(ours))
     what = "JSON topics (QoS 1) and Sparkplug B" if sparkplug else "JSON topics (QoS 1)"
-    print(f"fleet with MQTT, {what}: {ours['messages_per_s']:.0f} messages/s received by a subscriber in another "
-          f"process ({ours['readings_per_s']:.0f} readings/s polled), {ours['polls_per_s']} polls/s "
+    delivered = (f", {ours['subscriber_messages_per_s']:.0f}/s delivered to a paho-mqtt subscriber in another process"
+                 if subscriber else " (no subscriber)")
+    print(f"fleet with MQTT, {what}: {ours['broker_messages_per_s']} messages/s received by mosquitto{delivered} "
+          f"({ours['readings_per_s']:.0f} readings/s polled), {ours['polls_per_s']} polls/s "
           f"({'held' if ours['held'] else 'NOT held'}); the gateway {ours['cpu_cores']} cores, {ours['rss_mb']} MB "
           f"(without MQTT: {fleet['cpu_cores']} cores, {fleet['rss_mb']} MB); mosquitto {ours['broker_cores']} cores")
 

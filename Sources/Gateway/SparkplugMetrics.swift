@@ -9,37 +9,52 @@ import SunSpec
 enum SparkplugMetrics {
     /// Every published point of a reading (none for a model with no definition).
     static func metrics(of reading: Reading) -> [SparkplugMetric] {
-        let model = reading.instance.model
-        guard let definition = model.definition, let values = model.values else { return [] }
         var out: [SparkplugMetric] = []
-        let path = "\(model.id)/\(reading.instance.index)/"
-        walk(definition.group, values, model, path: path, topLevel: true, timestamp: reading.timestamp.map(milliseconds), into: &out)
+        let timestamp = reading.timestamp.map(milliseconds)
+        walk(reading, named: true) { point, type, value, name in
+            out.append(SparkplugMetric(name: name ?? point.name, timestamp: timestamp, datatype: type, value: value, units: point.units))
+        }
+        return out
+    }
+
+    /// The values of `metrics(of:)`, in its order, without making a name: what each poll compares.
+    static func values(of reading: Reading) -> [SparkplugValue?] {
+        var out: [SparkplugValue?] = []
+        walk(reading, named: false) { _, _, value, _ in out.append(value) }
         return out
     }
 
     /// Milliseconds since 1970.
     static func milliseconds(_ date: Date) -> UInt64 { UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded())) }
 
+    /// Calls `visit` for every published point of a reading, in order, with its data type, value and
+    /// (when `named`) its metric name.
     private static func walk(
-        _ group: GroupDefinition, _ values: GroupValues, _ model: DecodedModel, path: String, topLevel: Bool, timestamp: UInt64?,
-        into out: inout [SparkplugMetric]
+        _ reading: Reading, named: Bool, _ visit: (PointDefinition, SparkplugDataType, SparkplugValue?, String?) -> Void
+    ) {
+        let model = reading.instance.model
+        guard let definition = model.definition, let values = model.values else { return }
+        let path = named ? "\(model.id)/\(reading.instance.index)/" : nil
+        walk(definition.group, values, model, path: path, topLevel: true, visit)
+    }
+
+    private static func walk(
+        _ group: GroupDefinition, _ values: GroupValues, _ model: DecodedModel, path: String?, topLevel: Bool,
+        _ visit: (PointDefinition, SparkplugDataType, SparkplugValue?, String?) -> Void
     ) {
         for (i, point) in group.points.enumerated() where point.isPublished {
             if topLevel && i < 2 && (point.name == "ID" || point.name == "L") { continue }
             let type = datatype(point)
-            out.append(
-                SparkplugMetric(
-                    name: path + point.name, timestamp: timestamp, datatype: type, value: value(model.value(values, i), as: type),
-                    units: point.units))
+            visit(point, type, value(model.value(values, i), as: type), path.map { $0 + point.name })
         }
         for (g, sub) in group.groups.enumerated() {
             let instances = values.groups[g]
             if sub.isRepeating {
                 for (j, instance) in instances.enumerated() {
-                    walk(sub, instance, model, path: path + "\(sub.name)[\(j)]/", topLevel: false, timestamp: timestamp, into: &out)
+                    walk(sub, instance, model, path: path.map { $0 + "\(sub.name)[\(j)]/" }, topLevel: false, visit)
                 }
             } else if let only = instances.first {
-                walk(sub, only, model, path: path + "\(sub.name)/", topLevel: false, timestamp: timestamp, into: &out)
+                walk(sub, only, model, path: path.map { $0 + "\(sub.name)/" }, topLevel: false, visit)
             }
         }
     }

@@ -29,10 +29,61 @@ enum SparkplugOutbound: BufferedItem {
 /// `is_historical`. NCMD `Node Control/Rebirth` is answered with new births; DCMD goes to
 /// `deviceCommand`, which refuses it until the control pipeline exists.
 final class SparkplugSession: MQTTEventSession {
-    /// A device as last published: its metrics in birth order, each with its latest value.
+    /// A device as last published: its metrics in birth order, each with its latest value, and where
+    /// each model instance's metrics are, so a poll is compared by position without making names.
     struct Device {
-        var names: [String] = []
-        var metrics: [String: SparkplugMetric] = [:]
+        /// A model instance: its model ID and its index among the instances of that model.
+        struct Instance: Hashable {
+            let model: Int
+            let index: Int
+            init(_ reading: Reading) {
+                model = reading.instance.model.id
+                index = reading.instance.index
+            }
+        }
+
+        private(set) var metrics: [SparkplugMetric] = []
+        private var spans: [Instance: Range<Int>] = [:]
+        private var positions: [String: Int] = [:]
+
+        /// The metrics of a discovery's readings, in order (a name seen twice is kept once).
+        init(readings: [Reading]) {
+            for reading in readings {
+                let start = metrics.count
+                for metric in SparkplugMetrics.metrics(of: reading) where positions[metric.name] == nil {
+                    positions[metric.name] = metrics.count
+                    metrics.append(metric)
+                }
+                spans[Instance(reading)] = start..<metrics.count
+            }
+        }
+
+        /// Takes a poll's readings with their values (`SparkplugMetrics.values(of:)`): the metrics
+        /// whose value changed, each stamped with its reading's time, are kept as the latest and returned.
+        mutating func changes(_ polled: [(reading: Reading, values: [SparkplugValue?])]) -> [SparkplugMetric] {
+            var changed: [SparkplugMetric] = []
+            for (reading, values) in polled {
+                let timestamp = reading.timestamp.map(SparkplugMetrics.milliseconds)
+                if let span = spans[Instance(reading)], span.count == values.count {
+                    for (k, value) in values.enumerated() where metrics[span.lowerBound + k].value != value {
+                        changed.append(update(span.lowerBound + k, value, timestamp))
+                    }
+                } else {
+                    // Not laid out as at its birth (a group count that moved): matched by name.
+                    for metric in SparkplugMetrics.metrics(of: reading) {
+                        guard let i = positions[metric.name], metrics[i].value != metric.value else { continue }
+                        changed.append(update(i, metric.value, timestamp))
+                    }
+                }
+            }
+            return changed
+        }
+
+        private mutating func update(_ i: Int, _ value: SparkplugValue?, _ timestamp: UInt64?) -> SparkplugMetric {
+            metrics[i].value = value
+            metrics[i].timestamp = timestamp
+            return SparkplugMetric(name: metrics[i].name, timestamp: timestamp, datatype: metrics[i].datatype, value: value)
+        }
     }
 
     private struct State {
@@ -84,29 +135,17 @@ final class SparkplugSession: MQTTEventSession {
                 return true
             }
         case .discovered(let device, let readings):
-            var born = Device()
-            for metric in readings.flatMap(SparkplugMetrics.metrics(of:)) where born.metrics[metric.name] == nil {
-                born.names.append(metric.name)
-                born.metrics[metric.name] = metric
-            }
+            let born = Device(readings: readings)
             state.withLock { s in
                 s.devices[device] = born
                 push(.birth(device), &s)
             }
             return true
         case .readings(let device, let readings):
-            let fresh = readings.flatMap(SparkplugMetrics.metrics(of:))
+            let polled = readings.map { (reading: $0, values: SparkplugMetrics.values(of: $0)) }
             return state.withLock { s -> Bool in
-                guard var known = s.devices[device] else { return false }
-                var changed: [SparkplugMetric] = []
-                for metric in fresh {
-                    guard let old = known.metrics[metric.name], old.value != metric.value else { continue }
-                    known.metrics[metric.name] = metric
-                    changed.append(
-                        SparkplugMetric(name: metric.name, timestamp: metric.timestamp, datatype: metric.datatype, value: metric.value))
-                }
-                s.devices[device] = known
-                guard !changed.isEmpty else { return false }
+                // Changed in place: the device's metrics are not copied each poll.
+                guard let changed = s.devices[device]?.changes(polled), !changed.isEmpty else { return false }
                 push(.data(device, changed), &s)
                 return true
             }
@@ -146,8 +185,7 @@ final class SparkplugSession: MQTTEventSession {
     }
 
     private func birth(_ device: String, _ s: inout State) -> MQTTMessage {
-        let known = s.devices[device] ?? Device()
-        let metrics = known.names.compactMap { known.metrics[$0] }
+        let metrics = s.devices[device]?.metrics ?? []
         let payload = SparkplugPayload(timestamp: stamp(), metrics: metrics, seq: nextSeq(&s))
         return MQTTMessage(topic: topics.device("DBIRTH", device), payload: payload.encoded())
     }

@@ -16,8 +16,10 @@ import Synchronization
 /// client's thread (libmosquitto calls the callbacks from inside `mosquitto_loop` on that thread);
 /// `control` is a `Mutex`.
 public final class MQTTClient: @unchecked Sendable {
-    /// Most messages published and not yet acknowledged (QoS 1) or written (QoS 0).
-    public static let window = 100
+    /// Most messages published and not yet acknowledged (QoS 1) or written (QoS 0): wide enough that the
+    /// round trip to the broker on a loaded machine does not bound the rate (at 100, a 2-core machine
+    /// running the 1,000-device fleet and its broker got 7,000 messages/s out of 9,000).
+    public static let window = 1000
 
     /// Where the client connects.
     public let options: MQTTOptions

@@ -84,6 +84,11 @@ final class LatencyReader: Sendable {
     struct Counts {
         var readings = 0
         var latencies: [Double] = []
+        /// Reading lines whose `ts` could not be read.
+        var unreadStamps = 0
+        /// CPU seconds the reader's own thread has used so far (not reset): the bench's subscriber
+        /// runs in the gateway's process, so its share is taken out of the gateway's figure.
+        var threadCPU = 0.0
     }
 
     let path: String
@@ -91,7 +96,13 @@ final class LatencyReader: Sendable {
 
     init(path: String) { self.path = path }
 
-    func resetCounts() { counts.withLock { $0 = Counts() } }
+    func resetCounts() {
+        counts.withLock { c in
+            let cpu = c.threadCPU
+            c = Counts()
+            c.threadCPU = cpu
+        }
+    }
     func snapshot() -> Counts { counts.withLock { $0 } }
 
     func start() {
@@ -111,24 +122,61 @@ final class LatencyReader: Sendable {
                 var batch = Counts()
                 // Lines are found by index and the consumed bytes dropped once per read: removing each line
                 // from the front would copy the rest every time (quadratic in what one read brings).
-                var lineStart = pending.startIndex
-                while let nl = pending[lineStart...].firstIndex(of: 0x0A) {
-                    let line = pending[lineStart..<nl]
-                    // {"type":"reading","device":"..","ts":"2026-...Z",...
-                    if line.starts(with: readingPrefix), let tsStart = line.firstRange(of: tsKey)?.upperBound {
-                        batch.readings += 1
-                        let text = String(decoding: line[tsStart..<(tsStart + 24)], as: UTF8.self)
-                        if let ts = try? formatter.parse(text) { batch.latencies.append(now.timeIntervalSince(ts) * 1000) }
+                var consumed = 0
+                pending.withUnsafeBufferPointer { bytes in
+                    var lineStart = 0
+                    while let nl = Self.index(of: [0x0A], in: bytes, from: lineStart, before: bytes.count) {
+                        // {"type":"reading","device":"..","ts":"2026-...Z",...
+                        let line = UnsafeBufferPointer(rebasing: bytes[lineStart..<nl])
+                        if line.starts(with: readingPrefix) {
+                            batch.readings += 1
+                            if let key = Self.index(of: tsKey, in: line, from: readingPrefix.count, before: min(line.count, 160)),
+                                key + tsKey.count + 24 <= line.count
+                            {
+                                let text = String(decoding: line[(key + tsKey.count)..<(key + tsKey.count + 24)], as: UTF8.self)
+                                do {
+                                    batch.latencies.append(now.timeIntervalSince(try formatter.parse(text)) * 1000)
+                                } catch {
+                                    batch.unreadStamps += 1
+                                }
+                            } else {
+                                batch.unreadStamps += 1
+                            }
+                        }
+                        lineStart = nl + 1
                     }
-                    lineStart = nl + 1
+                    consumed = lineStart
                 }
-                pending.removeSubrange(..<lineStart)
+                pending.removeSubrange(..<consumed)
+                let cpu = Self.threadCPUSeconds()
                 counts.withLock {
                     $0.readings += batch.readings
                     $0.latencies += batch.latencies
+                    $0.unreadStamps += batch.unreadStamps
+                    $0.threadCPU = cpu
                 }
             }
         }.start()
+    }
+
+    /// Where `needle` first starts in `bytes[from..<before]` (memchr for its first byte).
+    private static func index(of needle: [UInt8], in bytes: UnsafeBufferPointer<UInt8>, from: Int, before: Int) -> Int? {
+        guard let base = bytes.baseAddress, let first = needle.first else { return nil }
+        var at = from
+        while at + needle.count <= before {
+            guard let hit = memchr(base + at, Int32(first), before - at) else { return nil }
+            let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if i + needle.count <= before, needle.indices.allSatisfy({ bytes[i + $0] == needle[$0] }) { return i }
+            at = i + 1
+        }
+        return nil
+    }
+
+    /// CPU seconds of the calling thread.
+    private static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }
 
