@@ -7,18 +7,31 @@ import Synchronization
 /// DCMD through the control pipeline: each metric of a DCMD is one `set` of the point its name
 /// names (`124/0/WChaMax` is `124.WChaMax`), with the metric's value and its `ttl` property, checked,
 /// written, read back and audited by the `Controller` as the control socket's requests are, from the
-/// client `{"mqtt": topic}`. The metrics of one DCMD are handled in order, on a task of their own (the
-/// MQTT client's thread never waits); each outcome is one log line. The new value reaches Sparkplug
+/// client `{"mqtt": topic}`. Each DCMD is a task of its own (the MQTT client's thread never waits),
+/// which starts when the one before it is done: the DCMDs are carried out in the order they arrived,
+/// and the metrics of each in order. Each outcome is one log line. The new value reaches Sparkplug
 /// hosts in the DDATA of the next poll.
 final class SparkplugDeviceControl: Sendable {
+    /// Most DCMDs taken and not yet done; past them a DCMD is refused (logged).
+    static let pendingLimit = 64
+
     /// What one metric comes to before the controller: a request, or why it cannot be one.
     enum Step: Sendable, Equatable {
         case request(ControlRequest)
         case refused(id: String, point: String, value: SetpointValue?, error: String)
     }
 
-    private let controller = Mutex<Controller?>(nil)
-    private let commands = Atomic<Int>(0)
+    private struct State {
+        var controller: Controller?
+        /// DCMDs taken since the start (their ids count them).
+        var taken = 0
+        /// DCMDs taken and not yet done.
+        var pending = 0
+        /// The last DCMD's task: the next one waits for it.
+        var last: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
     private let logger: Logger
 
     /// Takes DCMDs once `attach` has given it the controller.
@@ -28,16 +41,13 @@ final class SparkplugDeviceControl: Sendable {
 
     /// The controller, once it exists (it is made after the MQTT sink).
     func attach(_ controller: Controller) {
-        self.controller.withLock { $0 = controller }
+        state.withLock { $0.controller = controller }
     }
 
     /// Takes a DCMD of `device` on `topic`: refused whole (logged, nothing written) when a metric has
-    /// no name or no value, or before the controller is attached; otherwise its sets start.
+    /// no name or no value, before the controller is attached, or past `pendingLimit`; otherwise its
+    /// sets start after those of the DCMDs before it.
     func take(topic: String, device: String, command: SparkplugCommand) {
-        guard let controller = controller.withLock({ $0 }) else {
-            logger.warning("mqtt: DCMD for \(device) refused: the control pipeline is not started yet")
-            return
-        }
         guard !command.metrics.isEmpty else {
             logger.warning("mqtt: DCMD for \(device) refused: no metrics")
             return
@@ -52,24 +62,39 @@ final class SparkplugDeviceControl: Sendable {
                 return
             }
         }
-        let n = commands.add(1, ordering: .relaxed).newValue
-        let steps = Self.steps(command, device: device, id: "dcmd-\(n)")
         let client = ControlClient.mqtt(topic)
         let logger = logger
-        Task {
-            for step in steps {
-                let record: ControlRecord
-                switch step {
-                case .request(let request):
-                    record = await controller.handle(request, client: client)
-                case .refused(let id, let point, let value, let error):
-                    record = ControlRecord(
-                        timestamp: Timestamp.format(controller.clocks.wall()), id: id, client: client, op: ControlOp.set.rawValue,
-                        device: device, point: point, value: value, outcome: ControlOutcome(.badRequest, error: error))
-                    controller.report(record)
-                }
-                Self.log(record, logger: logger)
+        let refusal = state.withLock { s -> String? in
+            guard let controller = s.controller else { return "the control pipeline is not started yet" }
+            guard s.pending < Self.pendingLimit else { return "\(Self.pendingLimit) DCMDs are waiting already" }
+            s.taken += 1
+            s.pending += 1
+            let steps = Self.steps(command, device: device, id: "dcmd-\(s.taken)")
+            let previous = s.last
+            s.last = Task {
+                await previous?.value
+                await Self.carryOut(steps, device: device, client: client, controller: controller, logger: logger)
+                self.state.withLock { $0.pending -= 1 }
             }
+            return nil
+        }
+        if let refusal { logger.warning("mqtt: DCMD for \(device) refused: \(refusal)") }
+    }
+
+    /// The steps of one DCMD, in order: each request handled by the controller, each refusal audited.
+    private static func carryOut(_ steps: [Step], device: String, client: ControlClient, controller: Controller, logger: Logger) async {
+        for step in steps {
+            let record: ControlRecord
+            switch step {
+            case .request(let request):
+                record = await controller.handle(request, client: client)
+            case .refused(let id, let point, let value, let error):
+                record = ControlRecord(
+                    timestamp: Timestamp.format(controller.clocks.wall()), id: id, client: client, op: ControlOp.set.rawValue,
+                    device: device, point: point, value: value, outcome: ControlOutcome(.badRequest, error: error))
+                controller.report(record)
+            }
+            log(record, logger: logger)
         }
     }
 

@@ -12,8 +12,8 @@ runtime from a FileDescriptorProto (no generated code). Cases:
                   retained, gateway/status online, offline at SIGTERM and as the Will after SIGKILL
   sparkplug       NBIRTH (seq 0, bdSeq, Node Control/Rebirth), DBIRTH with every point (datatypes,
                   units, values as the stream's), DDATA by exception with per-metric timestamps, seq
-                  0-255 in order, NCMD Rebirth answered, DCMD refused and logged, DDEATH when the device
-                  goes away, NDEATH (the Will) with the NBIRTH's bdSeq
+                  0-255 in order, NCMD Rebirth answered, DCMD refused and logged (no control:), DDEATH
+                  when the device goes away, NDEATH (the Will) with the NBIRTH's bdSeq
   dcmd            a gateway with `control:` and a writable device: a DCMD of an allowed point, named and typed
                   as the DBIRTH has it, applied (audited with client mqtt, on the stream, read back with
                   `control get`, the next DDATA has it); a DCMD of a point not allowed refused, audited,
@@ -459,7 +459,7 @@ def case_sparkplug(ctx):
                    10), "no births after NCMD Rebirth")
     again = {m.name: m for m in sparkplug_messages(col, "NBIRTH")[1][1].metrics}
     check(again["bdSeq"].long_value == bdseq, "rebirth bdSeq %d, was %d" % (again["bdSeq"].long_value, bdseq))
-    # DCMD: refused and logged; nothing is written.
+    # DCMD without a control: section: refused and logged; nothing is written.
     col.publish("spBv1.0/site1/DCMD/gw-1/bess-1", rebirth.SerializeToString())
     check(li.wait_until(lambda: "DCMD for bess-1 refused" in li.tail(gw.log_path, 20000), 10), "DCMD not refused in the log")
     count = check_seq(col)
