@@ -17,7 +17,7 @@ runtime from a FileDescriptorProto (no generated code). Cases:
   dcmd            a gateway with `control:` and a writable device: a DCMD of an allowed point, named and typed
                   as the DBIRTH has it, applied (audited with client mqtt, on the stream, read back with
                   `control get`, the next DDATA has it); a DCMD of a point not allowed refused, audited,
-                  the register unchanged
+                  the register unchanged; both in control_requests_total
   broker-restart  the broker killed (SIGKILL) for --outage seconds and started again: the stream never
                   stops, every reading the stream had is on MQTT in order, births again (bdSeq + 1),
                   DDATA kept while away marked is_historical
@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from datetime import datetime
 from decimal import Decimal
 
@@ -510,7 +511,8 @@ def case_dcmd(ctx):
     sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "dcmd", mode="--writable").start())
     col = ctx.procs.add(Collector(broker.port, ["spBv1.0/#"], "dcmd-sub"))
     audit, csock, path = os.path.join(ctx.workdir, "dcmd.audit.jsonl"), ctx.sock("dcmd-control"), ctx.sock("dcmd")
-    text = "\n".join([
+    metrics_port = fi.free_port()
+    text = 'metrics: {listen: "127.0.0.1:%d"}\n' % metrics_port + "\n".join([
         "socket:", "  path: %s" % path, '  mode: "0660"',
         "control:", "  socket:", "    path: %s" % csock, '    mode: "0600"', "  audit: %s" % audit, "  max_ttl: 60s",
         "devices:", "  - name: bess-1", '    tcp: "127.0.0.1:%d"' % sim.port, "    unit: 1", "    interval: %s" % INTERVAL,
@@ -564,6 +566,16 @@ def case_dcmd(ctx):
     latest = [r for _t, r in sub.readings("bess-1")[after:] if r["model"] == 124][-1]
     check(latest["values"]["WChaGra"] == before, "WChaGra %s after the refusal, was %s" % (latest["values"]["WChaGra"], before))
     check(not ddata_has(col, "124/0/WChaGra", latest["values"]["WChaGra"] + 1), "a DDATA has the refused value")
+    # Both counted in control_requests_total, by result.
+    counted = {}
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("sunspec_gateway_control_requests_total{"):
+                labels, value = line.rsplit(" ", 1)
+                counted[labels] = float(value)
+    for point, result in (("124.WChaMax", "applied"), ("124.WChaGra", "not_allowed")):
+        check(any('point="%s"' % point in k and 'result="%s"' % result in k and v >= 1 for k, v in counted.items()),
+              "control_requests_total has no %s %s: %s" % (point, result, counted))
     ctx.figures["dcmd audit line"] = json.dumps(applied, default=str)
     li.stop_popen(gw.proc)
     return "applied %s (%s), refused %s (%s); audit: %s" % (applied["point"], applied["id"], refused["point"], refused["result"],
