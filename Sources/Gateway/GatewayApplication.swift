@@ -54,7 +54,11 @@ public struct GatewayApplication: Service {
         var outputs: [any GatewaySink] = []
         if let exportStore { outputs.append(ExportSink(store: exportStore, devices: config.devices)) }
         if let metrics { outputs.append(MetricsSink(metrics: metrics, wall: clocks.wall)) }
-        let mqtt = config.mqtt.map { MQTTSink(settings: $0, devices: config.devices.map(\.name), logger: logger) }
+        // Sparkplug DCMDs go to the controller, made below (after the engine): bound to it then.
+        let deviceControl = config.control.map { _ in SparkplugDeviceControl(logger: logger) }
+        let mqtt = config.mqtt.map {
+            MQTTSink(settings: $0, devices: config.devices.map(\.name), deviceControl: deviceControl, logger: logger)
+        }
         if let mqtt { metrics?.attach(mqtt: mqtt) }
         let outputsSink = Sinks(outputs + [hub] + (mqtt.map { [$0 as any GatewaySink] } ?? []) + sinks)
         let observer = config.control.map { _ in ControlObserver(devices: config.devices) }
@@ -77,6 +81,7 @@ public struct GatewayApplication: Service {
             }
         }
         self.controller = controller
+        if let controller { deviceControl?.attach(controller) }
         var services: [any Service] = [
             StreamServer(
                 path: config.socketPath, mode: config.socketMode, bufferLimit: config.bufferLimit, maxSubscribers: config.maxSubscribers,

@@ -1,9 +1,9 @@
 import Foundation
 import Modbus
 
-/// A device's reader that counts each request in the device's metrics (by function and result, and
-/// exceptions by code) before handing its answer on. Retries above it count once per attempt: each
-/// is a request on the wire.
+/// A device's reader that counts each read request in the device's metrics (by function and result,
+/// and exceptions by code) before handing its answer on; writes (control) are passed through. Retries
+/// above it count once per attempt: each is a request on the wire.
 struct InstrumentedReader: RegisterReader {
     let reader: any RegisterReader
     let metrics: DeviceMetrics
@@ -31,5 +31,10 @@ struct InstrumentedReader: RegisterReader {
             }
         }
         return answers
+    }
+
+    /// Writes go to the device's reader as they are (`modbus_requests_total` counts reads only).
+    func write(unit: Int, address: Int, registers: [UInt16], function: WriteFunction, timeout: Duration?) async throws(ModbusError) {
+        try await reader.write(unit: unit, address: address, registers: registers, function: function, timeout: timeout)
     }
 }

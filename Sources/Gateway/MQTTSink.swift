@@ -17,8 +17,14 @@ public final class MQTTSink: GatewaySink, Service {
     private let sessions: [any MQTTEventSession]
     private let clients: [MQTTClient]
 
-    /// The sessions `settings` asks for, each on a client of its own (one Will per connection).
-    public init(settings: MQTTSettings, devices: [String], logger: Logger) {
+    /// The sessions `settings` asks for, each on a client of its own (one Will per connection); DCMD
+    /// is refused.
+    public convenience init(settings: MQTTSettings, devices: [String], logger: Logger) {
+        self.init(settings: settings, devices: devices, deviceControl: nil, logger: logger)
+    }
+
+    /// The sessions `settings` asks for; a Sparkplug DCMD goes to `deviceControl` (refused when nil).
+    init(settings: MQTTSettings, devices: [String], deviceControl: SparkplugDeviceControl?, logger: Logger) {
         var sessions: [any MQTTEventSession] = []
         var clients: [MQTTClient] = []
         if let prefix = settings.topicPrefix {
@@ -27,7 +33,9 @@ public final class MQTTSink: GatewaySink, Service {
             clients.append(MQTTClient(options: settings.connection, session: session, logger: logger))
         }
         if let ids = settings.sparkplug {
-            let session = SparkplugSession(settings: settings, ids: ids, devices: devices, logger: logger)
+            let session = SparkplugSession(
+                settings: settings, ids: ids, devices: devices, logger: logger, deviceCommand: deviceControl.map { control in control.take }
+            )
             var options = settings.connection
             options.clientID = settings.sparkplugClientID
             sessions.append(session)

@@ -27,7 +27,7 @@ enum SparkplugOutbound: BufferedItem {
 /// reading's timestamp); DDEATH when a device goes offline or is discovered again. `seq` counts
 /// 0-255 from the NBIRTH. DDATA kept while the broker is away goes out after the births, marked
 /// `is_historical`. NCMD `Node Control/Rebirth` is answered with new births; DCMD goes to
-/// `deviceCommand`, which refuses it until the control pipeline exists.
+/// `deviceCommand` (the control pipeline, `SparkplugDeviceControl`), and is refused without one.
 final class SparkplugSession: MQTTEventSession {
     /// A device as last published: its metrics in birth order, each with its latest value, and where
     /// each model instance's metrics are, so a poll is compared by position without making names.
@@ -97,9 +97,9 @@ final class SparkplugSession: MQTTEventSession {
         var droppedWhileAway = 0
     }
 
-    /// What a DCMD does: nil (refused, logged) until the control pipeline (issue 10) plugs in here; it
-    /// gets the device and the command, and says whether it was taken.
-    typealias DeviceCommands = @Sendable (_ device: String, _ command: SparkplugCommand) -> Bool
+    /// What a DCMD does (on the MQTT client's thread: it must not wait): nil without a `control:`
+    /// section, and a DCMD is refused and logged. It gets the topic, the device and the command.
+    typealias DeviceCommands = @Sendable (_ topic: String, _ device: String, _ command: SparkplugCommand) -> Void
 
     let topics: SparkplugTopics
     private let order: [String]
@@ -283,13 +283,17 @@ final class SparkplugSession: MQTTEventSession {
             logger.info("mqtt: NCMD Node Control/Rebirth: publishing births again")
             state.withLock { $0.rebirth = true }
         } else if let device = topics.commandDevice(topic) {
-            let names = SparkplugCommand(payload: payload)?.metrics.compactMap(\.name) ?? []
-            guard let command = SparkplugCommand(payload: payload), let deviceCommand, deviceCommand(device, command) else {
-                logger.warning(
-                    "mqtt: DCMD for \(device) refused (\(names.joined(separator: ", "))): writes go through the control pipeline, not enabled here"
-                )
+            guard let command = SparkplugCommand(payload: payload) else {
+                logger.warning("mqtt: DCMD for \(device) refused: the payload is not a Sparkplug B payload (\(payload.count) bytes)")
                 return
             }
+            guard let deviceCommand else {
+                let names = command.metrics.compactMap(\.name).joined(separator: ", ")
+                logger.warning(
+                    "mqtt: DCMD for \(device) refused (\(names)): writes go through the control pipeline, and there is no control: section")
+                return
+            }
+            deviceCommand(topic, device, command)
         }
     }
 

@@ -287,6 +287,16 @@ struct MetricsTests {
 
 @Suite("Metrics: links, the stream, the export, the config")
 struct MetricsPartsTests {
+    @Test("a device's instrumented reader passes writes on to the device (control with metrics: on)")
+    func instrumentedReaderWrites() async throws {
+        let device = WritableDevice(try fixtureImage("battery-inverter.json"))
+        let metrics = DeviceMetrics(device: "d", factory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+        let reader = InstrumentedReader(reader: device, metrics: metrics)
+        try await reader.write(unit: 1, address: 40279, registers: [2500], function: .multiple, timeout: nil)
+        #expect(device.value(at: 40279) == 2500)
+        #expect(device.writes.count == 1)
+    }
+
     @Test("the busy ratio is busy time over the wall time between refreshes; reconnects are opens after the first")
     func busyRatio() {
         let link = LinkMetrics(endpoint: "h:502", factory: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))

@@ -12,8 +12,12 @@ runtime from a FileDescriptorProto (no generated code). Cases:
                   retained, gateway/status online, offline at SIGTERM and as the Will after SIGKILL
   sparkplug       NBIRTH (seq 0, bdSeq, Node Control/Rebirth), DBIRTH with every point (datatypes,
                   units, values as the stream's), DDATA by exception with per-metric timestamps, seq
-                  0-255 in order, NCMD Rebirth answered, DCMD refused and logged, DDEATH when the device
-                  goes away, NDEATH (the Will) with the NBIRTH's bdSeq
+                  0-255 in order, NCMD Rebirth answered, DCMD refused and logged (no control:), DDEATH
+                  when the device goes away, NDEATH (the Will) with the NBIRTH's bdSeq
+  dcmd            a gateway with `control:` and a writable device: a DCMD of an allowed point, named and typed
+                  as the DBIRTH has it, applied (audited with client mqtt, on the stream, read back with
+                  `control get`, the next DDATA has it); a DCMD of a point not allowed refused, audited,
+                  the register unchanged; both in control_requests_total
   broker-restart  the broker killed (SIGKILL) for --outage seconds and started again: the stream never
                   stops, every reading the stream had is on MQTT in order, births again (bdSeq + 1),
                   DDATA kept while away marked is_historical
@@ -35,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from datetime import datetime
 from decimal import Decimal
 
@@ -285,16 +290,16 @@ def mqtt_yaml(port, client_id, prefix=None, sparkplug=None, keepalive="5s", ca=N
 
 
 class Simulator(object):
-    """`sunspec-gateway simulate --animate` of the fixture on a free port."""
+    """`sunspec-gateway simulate --animate` (or `--writable`) of the fixture on a free port."""
 
-    def __init__(self, binary, workdir, tag):
-        self.binary, self.port = binary, fi.free_port()
+    def __init__(self, binary, workdir, tag, mode="--animate"):
+        self.binary, self.port, self.mode = binary, fi.free_port(), mode
         self.log_path = os.path.join(workdir, "%s.simulate.log" % tag)
         self.proc = None
 
     def start(self):
         with open(self.log_path, "wb") as logf:
-            self.proc = subprocess.Popen([self.binary, "simulate", "--animate", "--tcp", "127.0.0.1:%d" % self.port,
+            self.proc = subprocess.Popen([self.binary, "simulate", self.mode, "--tcp", "127.0.0.1:%d" % self.port,
                                           FIXTURE], stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
                                          start_new_session=True)
         ok = li.wait_until(lambda: self.proc.poll() is not None or Broker._listening(self), li.START_TIMEOUT)
@@ -455,7 +460,7 @@ def case_sparkplug(ctx):
                    10), "no births after NCMD Rebirth")
     again = {m.name: m for m in sparkplug_messages(col, "NBIRTH")[1][1].metrics}
     check(again["bdSeq"].long_value == bdseq, "rebirth bdSeq %d, was %d" % (again["bdSeq"].long_value, bdseq))
-    # DCMD: refused and logged; nothing is written.
+    # DCMD without a control: section: refused and logged; nothing is written.
     col.publish("spBv1.0/site1/DCMD/gw-1/bess-1", rebirth.SerializeToString())
     check(li.wait_until(lambda: "DCMD for bess-1 refused" in li.tail(gw.log_path, 20000), 10), "DCMD not refused in the log")
     count = check_seq(col)
@@ -470,6 +475,119 @@ def case_sparkplug(ctx):
           "NDEATH bdSeq %d, NBIRTH %d" % (death["bdSeq"].long_value, bdseq))
     return "DBIRTH %d metrics equal to the stream, %d DDATA metrics checked, %d messages in seq order, bdSeq %d" % (
         len(got), checked, count, bdseq)
+
+
+def audit_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return [json.loads(line, parse_float=Decimal) for line in f.read().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def dcmd_payload(metrics, ttl=None):
+    """A DCMD payload, each metric (name or None for an alias only, datatype, field, value) as a Sparkplug
+    host writes it; `ttl` a String property of the first metric."""
+    p = Payload(timestamp=int(time.time() * 1000))
+    for name, datatype, field, value in metrics:
+        m = p.metrics.add(datatype=datatype, timestamp=p.timestamp)
+        if name is None:
+            m.alias = 7
+        else:
+            m.name = name
+        setattr(m, field, value)
+    if ttl:
+        p.metrics[0].properties.keys.append("ttl")
+        p.metrics[0].properties.values.add(type=STRING, string_value=ttl)
+    return p
+
+
+def publish_dcmd(col, metrics, ttl=None):
+    col.publish("spBv1.0/site1/DCMD/gw-1/bess-1", dcmd_payload(metrics, ttl).SerializeToString())
+
+
+def case_dcmd(ctx):
+    broker = ctx.procs.add(Broker(ctx.workdir, "dcmd").start())
+    sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "dcmd", mode="--writable").start())
+    col = ctx.procs.add(Collector(broker.port, ["spBv1.0/#"], "dcmd-sub"))
+    audit, csock, path = os.path.join(ctx.workdir, "dcmd.audit.jsonl"), ctx.sock("dcmd-control"), ctx.sock("dcmd")
+    metrics_port = fi.free_port()
+    text = 'metrics: {listen: "127.0.0.1:%d"}\n' % metrics_port + "\n".join([
+        "socket:", "  path: %s" % path, '  mode: "0660"',
+        "control:", "  socket:", "    path: %s" % csock, '    mode: "0600"', "  audit: %s" % audit, "  max_ttl: 60s",
+        "devices:", "  - name: bess-1", '    tcp: "127.0.0.1:%d"' % sim.port, "    unit: 1", "    interval: %s" % INTERVAL,
+        "    timeout: 1s", "    control:", "      allow:", '        "124.WChaMax": {min: 0, max: 50000, revert: 50000}',
+    ]) + "\n" + mqtt_yaml(broker.port, "gw-dcmd", sparkplug=("site1", "gw-1"))
+    gw = ctx.procs.add(li.Gateway(ctx.binary, ctx.workdir, "dcmd", text, path)).start()
+    sub = stream(ctx, gw)
+    check(col.wait(lambda c: sparkplug_messages(c, "DBIRTH", "bess-1"), 20), "no DBIRTH: %s" % gw.log_tail())
+    birth = {m.name: m for m in sparkplug_messages(col, "DBIRTH", "bess-1")[0][1].metrics}
+    wchamax, wchagra = birth["124/0/WChaMax"], birth["124/0/WChaGra"]
+    check(metric_value(wchamax) != 25000, "124/0/WChaMax is already 25000")
+    topic = "spBv1.0/site1/DCMD/gw-1/bess-1"
+
+    def mqtt_lines():
+        return [r for r in audit_lines(audit) if r.get("client") == {"mqtt": topic}]
+
+    # An allowed point, named and typed as the DBIRTH has it: applied, audited, on the stream, on the device.
+    # A metric with an alias only, and a payload that is not protobuf: refused whole, logged, not audited.
+    publish_dcmd(col, [(None, wchamax.datatype, "double_value", 30000.0)])
+    col.publish(topic, b"\x12\x05\x0a")
+    check(li.wait_until(lambda: "DCMD for bess-1 refused: metric 1 has no name" in li.tail(gw.log_path, 20000)
+                        and "DCMD for bess-1 refused: the payload is not" in li.tail(gw.log_path, 20000), 10),
+          "the alias-only DCMD and the bad payload are not refused in the log: %s" % gw.log_tail())
+    publish_dcmd(col, [("124/0/WChaMax", wchamax.datatype, "double_value", 25000.0)], ttl="30s")
+    check(li.wait_until(lambda: len(mqtt_lines()) >= 1, 15), "no audit line of the DCMD: %s" % gw.log_tail())
+    applied = mqtt_lines()[0]
+    check(applied["result"] == "applied" and applied["point"] == "124.WChaMax" and applied["op"] == "set"
+          and applied["value"] == 25000 and applied["readback"] == 25000 and applied["ttl"] == "30s", "audit line %s" % applied)
+    check(sub.wait(lambda s: any(r.get("type") == "control" and r.get("client") == {"mqtt": topic} for _t, r in s.snapshot()), 10),
+          "no control record of the DCMD on the stream")
+    check(li.wait_until(lambda: "DCMD %s bess-1 124.WChaMax = 25000: applied" % applied["id"] in li.tail(gw.log_path, 20000), 10),
+          "the outcome is not logged: %s" % gw.log_tail())
+    rc, ans, err, _pid, _dt = control_get(ctx, csock, "124.WChaMax")
+    check(rc == 0 and ans and ans["result"] == "ok" and ans["readback"] == 25000, "control get: exit %d %s %s" % (rc, ans, err))
+
+    def ddata_has(c, name, value):
+        return any(m.name == name and metric_value(m) == value for _t, p in sparkplug_messages(c, "DDATA", "bess-1") for m in p.metrics)
+
+    check(col.wait(lambda c: ddata_has(c, "124/0/WChaMax", 25000), 10), "no DDATA with 124/0/WChaMax = 25000")
+    # A point not allowed: refused, audited as refused, the device's register unchanged.
+    before = metric_value(wchagra)
+    publish_dcmd(col, [("124/0/WChaGra", wchagra.datatype, "double_value" if wchagra.datatype == DOUBLE else "int_value",
+                        float(before) + 1 if wchagra.datatype == DOUBLE else int(before) + 1)])
+    check(li.wait_until(lambda: len(mqtt_lines()) >= 2, 15), "no audit line of the second DCMD: %s" % gw.log_tail())
+    refused = mqtt_lines()[1]
+    check(refused["result"] == "not_allowed" and refused["point"] == "124.WChaGra" and refused["write"] is None,
+          "audit line %s" % refused)
+    after = len(sub.readings("bess-1"))
+    check(sub.wait(lambda s: len([r for _t, r in s.readings("bess-1")[after:] if r["model"] == 124]) >= 2, 10),
+          "no 2 readings of model 124 after the refusal")
+    latest = [r for _t, r in sub.readings("bess-1")[after:] if r["model"] == 124][-1]
+    check(latest["values"]["WChaGra"] == before, "WChaGra %s after the refusal, was %s" % (latest["values"]["WChaGra"], before))
+    check(not ddata_has(col, "124/0/WChaGra", latest["values"]["WChaGra"] + 1), "a DDATA has the refused value")
+    # Both counted in control_requests_total, by result.
+    counted = {}
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("sunspec_gateway_control_requests_total{"):
+                labels, value = line.rsplit(" ", 1)
+                counted[labels] = float(value)
+    for point, result in (("124.WChaMax", "applied"), ("124.WChaGra", "not_allowed")):
+        check(any('point="%s"' % point in k and 'result="%s"' % result in k and v >= 1 for k, v in counted.items()),
+              "control_requests_total has no %s %s: %s" % (point, result, counted))
+    ctx.figures["dcmd audit line"] = json.dumps(applied, default=str)
+    li.stop_popen(gw.proc)
+    return "applied %s (%s), refused %s (%s); audit: %s" % (applied["point"], applied["id"], refused["point"], refused["result"],
+                                                              json.dumps(applied, default=str, separators=(",", ":")))
+
+
+def control_get(ctx, csock, point):
+    cmd = [ctx.binary, "control", "get", "--socket", csock, "bess-1", point]
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+    text = p.stdout.decode("utf-8", "replace").strip()
+    ans = json.loads(text.splitlines()[-1], parse_float=Decimal) if text else None
+    return p.returncode, ans, p.stderr.decode("utf-8", "replace"), None, None
 
 
 def case_broker_restart(ctx):
@@ -562,7 +680,7 @@ def case_tls(ctx):
     return "readings over TLS (test CA); a wrong CA refused: %s" % li.tail(bad.log_path, 20000).split("cannot connect")[1][:80].strip()
 
 
-CASES = {"json-topics": case_json_topics, "sparkplug": case_sparkplug, "broker-restart": case_broker_restart,
+CASES = {"json-topics": case_json_topics, "sparkplug": case_sparkplug, "dcmd": case_dcmd, "broker-restart": case_broker_restart,
          "tls": case_tls}
 
 

@@ -87,6 +87,10 @@ public struct ControlRecord: Sendable, Equatable {
             out.raw("{\"export\":")
             out.string(peer)
             out.byte(UInt8(ascii: "}"))
+        case .mqtt(let topic):
+            out.raw("{\"mqtt\":")
+            out.string(topic)
+            out.byte(UInt8(ascii: "}"))
         case .gateway(let reason):
             out.raw("{\"gateway\":")
             out.string(reason)

@@ -123,6 +123,9 @@ public enum ControlClient: Sendable, Equatable {
     case socket(uid: UInt32, pid: Int32)
     /// A SCADA writing through the SunSpec export, from `IP:PORT`.
     case export(String)
+    /// A Sparkplug B host's DCMD, by its topic (`spBv1.0/{group}/DCMD/{node}/{device}`): MQTT 3.1.1
+    /// tells a subscriber nothing of who published.
+    case mqtt(String)
     /// The gateway itself: a ttl that ran out, a shutdown, a heartbeat.
     case gateway(String)
 }

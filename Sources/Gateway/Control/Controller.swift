@@ -5,10 +5,10 @@ import Modbus
 import SunSpec
 import Synchronization
 
-/// The control pipeline: every request, from the control socket or the SunSpec export, is checked
-/// here (device, allow list, limits, ttl, rate, the audit), carried out by the device's runner
-/// between two of its polls (encoded at the device's own scale factor, written, read back), audited,
-/// and reported on the stream. A `set` with a ttl is reverted when it runs out, and at shutdown.
+/// The control pipeline: every request, from the control socket, the SunSpec export or a Sparkplug B
+/// DCMD, is checked here (device, allow list, limits, ttl, rate, the audit), carried out by the
+/// device's runner between two of its polls (encoded at the device's own scale factor, written, read
+/// back), audited, and reported on the stream. A `set` with a ttl is reverted when it runs out, and at shutdown.
 ///
 /// Its `observer` is a sink of the runners' events: it keeps each controlled device's latest
 /// registers (the last values of `capabilities`, the heartbeat's start) and whether it is online.
@@ -66,7 +66,7 @@ public final class Controller: Sendable {
 
     // MARK: - Requests
 
-    /// Answers one request of the control socket.
+    /// Answers one request (of the control socket, or a metric of a DCMD): audited and reported.
     public func handle(_ request: ControlRequest, client: ControlClient) async -> ControlRecord {
         func record(_ outcome: ControlOutcome, point: String? = request.point) -> ControlRecord {
             ControlRecord(
