@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MQTT
+import SunSpec
 import Synchronization
 
 /// What the Sparkplug session keeps to publish, encoded (with its `seq`) only when published.
@@ -45,6 +46,8 @@ final class SparkplugSession: MQTTEventSession {
         private(set) var metrics: [SparkplugMetric] = []
         private var spans: [Instance: Range<Int>] = [:]
         private var positions: [String: Int] = [:]
+        /// Each instance's model as last compared: a poll with the same values is not compared again.
+        private(set) var lastModels: [Instance: DecodedModel] = [:]
 
         /// The metrics of a discovery's readings, in order (a name seen twice is kept once).
         init(readings: [Reading]) {
@@ -55,6 +58,16 @@ final class SparkplugSession: MQTTEventSession {
                     metrics.append(metric)
                 }
                 spans[Instance(reading)] = start..<metrics.count
+                lastModels[Instance(reading)] = reading.instance.model
+            }
+        }
+
+        /// The readings of a poll whose model did not decode to the same values as last time (as far
+        /// as `lastModels` says), with their values.
+        static func polled(_ readings: [Reading], since last: [Instance: DecodedModel]) -> [(reading: Reading, values: [SparkplugValue?])] {
+            readings.compactMap { reading in
+                if let old = last[Instance(reading)], old.hasSameValues(as: reading.instance.model) { return nil }
+                return (reading, SparkplugMetrics.values(of: reading))
             }
         }
 
@@ -63,6 +76,7 @@ final class SparkplugSession: MQTTEventSession {
         mutating func changes(_ polled: [(reading: Reading, values: [SparkplugValue?])]) -> [SparkplugMetric] {
             var changed: [SparkplugMetric] = []
             for (reading, values) in polled {
+                lastModels[Instance(reading)] = reading.instance.model
                 let timestamp = reading.timestamp.map(SparkplugMetrics.milliseconds)
                 if let span = spans[Instance(reading)], span.count == values.count {
                     for (k, value) in values.enumerated() where metrics[span.lowerBound + k].value != value {
@@ -142,7 +156,10 @@ final class SparkplugSession: MQTTEventSession {
             }
             return true
         case .readings(let device, let readings):
-            let polled = readings.map { (reading: $0, values: SparkplugMetrics.values(of: $0)) }
+            // Compared outside the lock (other devices' polls take it too), applied under it.
+            guard let last = state.withLock({ $0.devices[device]?.lastModels }) else { return false }
+            let polled = Device.polled(readings, since: last)
+            guard !polled.isEmpty else { return false }
             return state.withLock { s -> Bool in
                 // Changed in place: the device's metrics are not copied each poll.
                 guard let changed = s.devices[device]?.changes(polled), !changed.isEmpty else { return false }

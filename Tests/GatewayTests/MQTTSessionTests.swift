@@ -106,6 +106,12 @@ struct MQTTSessionTests {
         #expect(data.map(\.topic) == ["spBv1.0/site1/DDATA/gw-1/bess-1"])
         #expect(try Self.names(data[0]) == ["103/0/A"])
         #expect(try Self.seq(data[0]) == 2)
+        // Back to the first value: changed again (each poll is compared with the one before, not with
+        // the birth), then the same again: nothing.
+        #expect(session.take(.readings(device: "bess-1", first)))
+        let back = session.next(limit: 10)
+        #expect(try back.map(Self.names) == [["103/0/A"]])
+        #expect(!session.take(.readings(device: "bess-1", first)))
         // Offline: DDEATH.
         #expect(session.take(.status(DeviceStatus(device: "bess-1", state: .offline, timestamp: "t"))))
         #expect(session.next(limit: 10).map(\.topic) == ["spBv1.0/site1/DDEATH/gw-1/bess-1"])

@@ -59,6 +59,13 @@ public struct DecodedModel: Sendable {
         return stored[values.first + i].resolved(registers)
     }
 
+    /// Whether `other` holds the same values: the same model and length, the same stored values and
+    /// registers (what every point value is made from). A cheap test before comparing point by point;
+    /// false can still mean the same values (a NaN is never equal to itself).
+    public func hasSameValues(as other: DecodedModel) -> Bool {
+        id == other.id && length == other.length && stored == other.stored && registers == other.registers
+    }
+
     /// The same model with more messages in its errors.
     public func adding(errors more: [String]) -> DecodedModel {
         guard !more.isEmpty else { return self }
