@@ -34,12 +34,17 @@ struct ControlCommand: ParsableCommand {
         }
     }
 
+    /// The device and point a request is about (`set`, `get`, `release`).
+    struct Target: ParsableArguments {
+        @Argument(help: "The device's name.") var device: String
+        @Argument(help: "The point: MODEL.POINT, MODEL[i].POINT or MODEL.GROUP[j].POINT.") var point: String
+    }
+
     struct Set: ParsableCommand {
         @ParentCommand var parent: ControlCommand
         static let configuration = CommandConfiguration(abstract: "Write a value (engineering units, or an enum symbol).")
         @OptionGroup var connection: Connection
-        @Argument(help: "The device's name.") var device: String
-        @Argument(help: "The point: MODEL.POINT, MODEL[i].POINT or MODEL.GROUP[j].POINT.") var point: String
+        @OptionGroup var target: Target
         /// One value; taken as typed, so a negative number (`-10`) is a value, not an option.
         @Argument(parsing: .allUnrecognized, help: "The value: a number in the point's units, or an enum symbol.") var value: [String]
         @Option(help: "Revert to the point's revert value after this long (30s, 5m).") var ttl: String?
@@ -50,7 +55,8 @@ struct ControlCommand: ParsableCommand {
                 throw ExitCode(64)
             }
             try ControlCommand.send(
-                op: "set", device: device, point: point, value: value[0], ttl: ttl, connection: connection.or(parent.connection))
+                op: "set", device: target.device, point: target.point, value: value[0], ttl: ttl,
+                connection: connection.or(parent.connection))
         }
     }
 
@@ -58,21 +64,21 @@ struct ControlCommand: ParsableCommand {
         @ParentCommand var parent: ControlCommand
         static let configuration = CommandConfiguration(abstract: "Read an allowed point from the device now.")
         @OptionGroup var connection: Connection
-        @Argument(help: "The device's name.") var device: String
-        @Argument(help: "The point.") var point: String
+        @OptionGroup var target: Target
 
-        func run() throws { try ControlCommand.send(op: "get", device: device, point: point, connection: connection.or(parent.connection)) }
+        func run() throws {
+            try ControlCommand.send(op: "get", device: target.device, point: target.point, connection: connection.or(parent.connection))
+        }
     }
 
     struct Release: ParsableCommand {
         @ParentCommand var parent: ControlCommand
         static let configuration = CommandConfiguration(abstract: "Write the point's revert value now.")
         @OptionGroup var connection: Connection
-        @Argument(help: "The device's name.") var device: String
-        @Argument(help: "The point.") var point: String
+        @OptionGroup var target: Target
 
         func run() throws {
-            try ControlCommand.send(op: "release", device: device, point: point, connection: connection.or(parent.connection))
+            try ControlCommand.send(op: "release", device: target.device, point: target.point, connection: connection.or(parent.connection))
         }
     }
 
