@@ -242,7 +242,7 @@ struct MetricsTests {
         #expect(text.contains(#"sunspec_gateway_control_requests_total{device="d",point="124.WChaMax",result="out_of_range"} 1"#))
     }
 
-    @Test("with mqtt: the MQTT metrics are in the exposition with HELP lines, 0 before any connect")
+    @Test("with mqtt: the MQTT metrics are in the exposition with HELP lines, 0 before any connect; kept and dropped move")
     func mqttMetrics() throws {
         var config = GatewayConfig(devices: [DeviceConfig(name: "d", endpoint: .tcp(host: "h", port: 502))])
         config.mqtt = MQTTSettings(
@@ -261,6 +261,14 @@ struct MetricsTests {
         #expect(before.contains("# HELP sunspec_gateway_mqtt_dropped_total "))
         let counters = sink.counters
         #expect(!counters.connected && counters.published == 0)
+        // The broker away: five status messages kept in a buffer of two; the three oldest dropped.
+        for i in 0..<5 {
+            sink.receive(.status(DeviceStatus(device: "d", state: i % 2 == 0 ? .offline : .online, timestamp: "t\(i)")))
+        }
+        let after = String(decoding: metrics.exposition(), as: UTF8.self)
+        #expect(MetricsGateway.value("sunspec_gateway_mqtt_buffered_messages", in: after) == 2)
+        #expect(MetricsGateway.value("sunspec_gateway_mqtt_dropped_total", in: after) == 3)
+        #expect(MetricsGateway.value("sunspec_gateway_mqtt_published_total", in: after) == 0)
     }
 
     @Test("every metric in the exposition has a HELP line before its TYPE line")
