@@ -328,6 +328,20 @@ struct ControlTests {
         await s.gateway.stop()
     }
 
+    @Test("a release's intent line and outcome line both carry the revert value it writes")
+    func releaseIntent() async throws {
+        let s = try await start()
+        let answer = await s.controller.handle(
+            ControlRequest(id: "r1", op: .release, device: "bess-1", point: "124.WChaMax"), client: .socket(uid: 0, pid: 1))
+        #expect(answer.outcome.result == .applied)
+        #expect(answer.value == Self.number(50000))
+        let lines = s.auditLines.map(json)
+        #expect(lines.map { $0["result"] as? String } == ["pending", "applied"])
+        #expect(lines.map { $0["value"] as? Int } == [50000, 50000])
+        #expect(lines.map { $0["op"] as? String } == ["release", "release"])
+        await s.gateway.stop()
+    }
+
     @Test("a ttl revert writes its intent line before the write")
     func revertIntents() async throws {
         let clock = ManualClock()

@@ -74,13 +74,13 @@ public final class Controller: Sendable {
 
     /// Answers one request (of the control socket, or a metric of a DCMD): audited and reported.
     public func handle(_ request: ControlRequest, client: ControlClient) async -> ControlRecord {
-        func record(_ outcome: ControlOutcome, point: String? = request.point) -> ControlRecord {
+        func record(_ outcome: ControlOutcome, point: String? = request.point, value: SetpointValue? = request.value) -> ControlRecord {
             ControlRecord(
                 timestamp: Timestamp.format(clocks.wall()), id: request.id, client: client, op: request.op.rawValue, device: request.device,
-                point: point, value: request.value, ttl: request.ttl, outcome: outcome)
+                point: point, value: value, ttl: request.ttl, outcome: outcome)
         }
-        func finished(_ outcome: ControlOutcome, point: String? = request.point) -> ControlRecord {
-            let r = record(outcome, point: point)
+        func finished(_ outcome: ControlOutcome, point: String? = request.point, value: SetpointValue? = request.value) -> ControlRecord {
+            let r = record(outcome, point: point, value: value)
             report(r)
             return r
         }
@@ -126,7 +126,8 @@ public final class Controller: Sendable {
             let outcome = await write(
                 [ControlWrite(point: allowed, value: revert)], device: device.name, rateLimited: false,
                 context: AuditContext(id: request.id, client: client, op: request.op.rawValue, ttl: request.ttl))[0]
-            return finished(outcome, point: canonical)
+            // The value a release writes is the point's revert value: its intent and outcome lines say so.
+            return finished(outcome, point: canonical, value: revert)
         case .set:
             guard let value = request.value else { return finished(ControlOutcome(.badRequest, error: "missing field \"value\"")) }
             if let ttl = request.ttl {
