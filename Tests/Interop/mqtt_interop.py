@@ -15,9 +15,9 @@ runtime from a FileDescriptorProto (no generated code). Cases:
                   0-255 in order, NCMD Rebirth answered, DCMD refused and logged (no control:), DDEATH
                   when the device goes away, NDEATH (the Will) with the NBIRTH's bdSeq
   dcmd            a gateway with `control:` and a writable device: a DCMD of an allowed point, named and typed
-                  as the DBIRTH has it, applied (audited with client mqtt, on the stream, read back with
-                  `control get`, the next DDATA has it); a DCMD of a point not allowed refused, audited,
-                  the register unchanged; both in control_requests_total
+                  as the DBIRTH has it, applied (audited with client mqtt, its intent line before its outcome,
+                  on the stream, read back with `control get`, the next DDATA has it); a DCMD of a point not
+                  allowed refused, audited (one line), the register unchanged; both in control_requests_total
   broker-restart  the broker killed (SIGKILL) for --outage seconds and started again: the stream never
                   stops, every reading the stream had is on MQTT in order, births again (bdSeq + 1),
                   DDATA kept while away marked is_historical
