@@ -7,8 +7,9 @@ import Synchronization
 
 /// The control pipeline: every request, from the control socket, the SunSpec export or a Sparkplug B
 /// DCMD, is checked here (device, allow list, limits, ttl, rate, the audit), carried out by the
-/// device's runner between two of its polls (encoded at the device's own scale factor, written, read
-/// back), audited, and reported on the stream. A `set` with a ttl is reverted when it runs out, and at shutdown.
+/// device's runner between two of its polls (encoded at the device's own scale factor, its intent line
+/// appended to the audit, written, read back), its outcome audited and reported on the stream. A `set`
+/// with a ttl is reverted when it runs out, and at shutdown.
 ///
 /// Its `observer` is a sink of the runners' events: it keeps each controlled device's latest
 /// registers (the last values of `capabilities`, the heartbeat's start) and whether it is online.
