@@ -9,8 +9,9 @@ protocol PollStrategy: Sendable {
     mutating func discover() async -> DiscoveryOutcome
     /// Reads the map found once more.
     mutating func poll() async -> PollOutcome
-    /// Carries out a control action on the map found (between two polls), one outcome per point.
-    mutating func control(_ action: ControlAction) async -> [ControlOutcome]
+    /// Carries out a control action on the map found (between two polls), one outcome per point;
+    /// `intent` records the writes in the audit immediately before they go out.
+    mutating func control(_ action: ControlAction, intent: ControlIntent?) async -> [ControlOutcome]
 }
 
 /// What finding a device's map came to.
@@ -93,7 +94,7 @@ struct DeviceRunner: Sendable {
                     onTime = false  // an extra poll: the schedule stays as it was
                 case .command(.control(let job)):
                     // Between two polls, never inside one; the schedule stays as it was.
-                    job.finish(await strategy.control(job.action))
+                    job.finish(await strategy.control(job.action, intent: job.intent))
                     continue polling
                 case .tick:
                     onTime = true

@@ -77,7 +77,7 @@ public struct GatewayApplication: Service {
             observer.map { observer in
                 Controller(
                     settings: settings, devices: config.devices, inboxes: engine.inboxes, observer: observer, events: outputsSink,
-                    clocks: clocks, logger: logger)
+                    catalog: catalog, clocks: clocks, logger: logger)
             }
         }
         self.controller = controller

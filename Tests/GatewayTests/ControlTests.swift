@@ -21,6 +21,9 @@ final class WritableDevice: RegisterReader, Sendable {
         var behaviour = Behaviour.apply
         var writes: [(address: Int, registers: [UInt16], function: WriteFunction)] = []
         var down = false
+        /// A file read at each write, and what it held then.
+        var watched: String?
+        var watchedAtWrites: [String] = []
     }
 
     private let state: Mutex<State>
@@ -40,6 +43,13 @@ final class WritableDevice: RegisterReader, Sendable {
 
     func value(at address: Int) -> UInt16? { state.withLock { $0.image.value(at: address) } }
 
+    /// From now on, each write that reaches the device first reads `path` (the audit): what it held
+    /// at the moment of each write, in order, is in `watchedAtWrites`.
+    func watch(_ path: String) { state.withLock { $0.watched = path } }
+
+    /// What the watched file held when each write reached the device (a file that could not be read is "").
+    var watchedAtWrites: [String] { state.withLock { $0.watchedAtWrites } }
+
     func read(unit: Int, address: Int, count: Int, kind: RegisterKind, timeout: Duration?) async throws(ModbusError) -> [UInt16] {
         let result = state.withLock { s -> [UInt16]? in
             if s.down { return nil }
@@ -51,6 +61,11 @@ final class WritableDevice: RegisterReader, Sendable {
 
     func write(unit: Int, address: Int, registers: [UInt16], function: WriteFunction, timeout: Duration?) async throws(ModbusError) {
         let failure = state.withLock { s -> ModbusError.Kind? in
+            if let path = s.watched {
+                do { s.watchedAtWrites.append(try String(contentsOfFile: path, encoding: .utf8)) } catch {
+                    s.watchedAtWrites.append("")
+                }
+            }
             if s.down { return .timeout }
             switch s.behaviour {
             case .exception(let code): return .exception(code)
@@ -112,7 +127,9 @@ struct ControlTests {
 
     static func number(_ n: Int64, _ e: Int = 0) -> SetpointValue { .number(ExactDecimal(n, exponent: e)) }
 
-    func start(clock: ManualClock? = nil, audit: String? = nil, settle: Duration = .zero, heartbeat: Bool = false) async throws -> Setup {
+    func start(
+        clock: ManualClock? = nil, audit: String? = nil, settle: Duration = .zero, heartbeat: Bool = false, quirks: Quirks = Quirks()
+    ) async throws -> Setup {
         let device = WritableDevice(try fixtureImage("battery-inverter.json"))
         var config = GatewayConfig(socketPath: temporarySocketPath())
         let auditPath = audit ?? temporarySocketPath() + ".audit.jsonl"
@@ -124,7 +141,8 @@ struct ControlTests {
             control.heartbeatDefinition = try ModelCatalog.builtin.definition(for: 802)!.point(at: path)
         }
         config.devices = [
-            DeviceConfig(name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(200), control: control)
+            DeviceConfig(
+                name: "bess-1", endpoint: .tcp(host: "sim", port: 502), interval: .milliseconds(200), quirks: quirks, control: control)
         ]
         let clocks = clock.map { Clocks($0, wall: { Self.wall }) } ?? .real
         let gateway = try await RunningGateway.start(config, readers: ["bess-1": device], clocks: clocks)
@@ -155,8 +173,9 @@ struct ControlTests {
         let streamed = try #require(await s.recorder.line { $0.contains("\"type\":\"control\"") })
         #expect(json(streamed)["result"] as? String == "applied")
         #expect(json(streamed)["before"] as? Int == 50000)
-        #expect(s.auditLines.count == 1)
-        #expect(json(s.auditLines[0])["client"] as? [String: Int] == ["uid": 0, "pid": 1])
+        // The intent line, then the outcome line.
+        #expect(s.auditLines.map { json($0)["result"] as? String } == ["pending", "applied"])
+        #expect(s.auditLines.allSatisfy { json($0)["client"] as? [String: Int] == ["uid": 0, "pid": 1] })
         // The next poll publishes the new value.
         #expect(await s.recorder.line { $0.contains("\"model\":124") && $0.contains("\"WChaMax\":25000") } != nil)
         await s.gateway.stop()
@@ -237,7 +256,11 @@ struct ControlTests {
         #expect(s.device.value(at: 40279) == 2000)
         await s.gateway.stop()
         #expect(s.device.value(at: 40279) == 5000)
-        #expect(s.auditLines.last.map { json($0)["op"] as? String } == "revert")
+        // The revert's intent line, then its outcome.
+        let last = s.auditLines.suffix(2).map(json)
+        #expect(last.map { $0["op"] as? String } == ["revert", "revert"])
+        #expect(last.map { $0["result"] as? String } == ["pending", "applied"])
+        #expect(last.map { $0["client"] as? [String: String] } == [["gateway": "shutdown"], ["gateway": "shutdown"]])
     }
 
     @Test("an audit that cannot be written refuses the request before anything goes to the device")
@@ -248,18 +271,21 @@ struct ControlTests {
         await s.gateway.stop()
     }
 
-    @Test("after an audit line could not be written (/dev/full), requests are refused before anything goes to the device")
+    @Test("an audit that fails between the checks and the write (/dev/full): the intent line fails, nothing goes to the device")
     func auditLineNotWritten() async throws {
         let link = temporarySocketPath() + ".full-audit.jsonl"
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/dev/full")
         defer { try? FileManager.default.removeItem(atPath: link) }
         let s = try await start(audit: link)
-        // The file opens; its first line fails (ENOSPC) after the write it audits.
-        _ = await s.set("124.WChaMax", Self.number(20000))
-        #expect(s.device.writes.count == 1)
+        // The file opens, so every check passes; the intent line fails (ENOSPC) before the write.
+        let first = await s.set("124.WChaMax", Self.number(20000))
+        #expect(first.outcome.result == .precondition)
+        #expect(first.outcome.write == nil)
+        #expect(s.device.writes.isEmpty)
+        // And the next is refused before it reaches the runner.
         let refused = await s.set("124.WChaMax", Self.number(21000))
         #expect(refused.outcome.result == .precondition)
-        #expect(s.device.writes.count == 1)
+        #expect(s.device.writes.isEmpty)
         await s.gateway.stop()
     }
 
@@ -277,7 +303,39 @@ struct ControlTests {
         }
         #expect(s.device.writes.map(\.registers) == [[4411], [4412], [4413]])
         #expect(s.device.writes.allSatisfy { $0.address == address })
-        #expect(s.auditLines.isEmpty)  // successes are not audited
+        // The run of beats is recorded once, before its first beat (intent and outcome); the others are not.
+        #expect(s.auditLines.map { json($0)["result"] as? String } == ["pending", "applied"])
+        #expect(s.auditLines.allSatisfy { json($0)["op"] as? String == "heartbeat" })
+        #expect(json(s.auditLines.first ?? "")["value"] as? Int == 4411)
+        await s.gateway.stop()
+    }
+
+    @Test("capabilities read the device's registers with its own catalog: a scale factor its quirks fix")
+    func capabilitiesWithQuirks() async throws {
+        var quirks = Quirks()
+        quirks.scaleFactors["124.WChaMax_SF"] = 2
+        let s = try await start(quirks: quirks)
+        let answer = await s.controller.handle(
+            ControlRequest(id: "k", op: .capabilities, device: "bess-1"), client: .socket(uid: 0, pid: 1))
+        #expect(answer.outcome.result == .ok)
+        let point = answer.capabilities?.first { $0.path.description == "124.WChaMax" }
+        // The fixture's raw 5000, at the quirk's scale factor 2 (its own WChaMax_SF is 1).
+        #expect(point?.scaleFactor == 2)
+        #expect(point?.last == Self.number(5000, 2))
+        await s.gateway.stop()
+    }
+
+    @Test("an over-long request line is refused with the controller's wall time, and the connection closed")
+    func overLongLine() async throws {
+        let s = try await start(clock: ManualClock())
+        let path = try #require(s.gateway.app.config.control?.socketPath)
+        let client = try #require(StreamClient(path: path))
+        client.send(String(repeating: "x", count: ControlRequest.maxLineBytes + 1))
+        let answer = json(try #require(await client.line()))
+        #expect(answer["result"] as? String == "bad_request")
+        #expect(answer["ts"] as? String == "2027-01-15T08:00:00.000Z")
+        let audited = try #require(s.auditLines.last)
+        #expect(json(audited)["ts"] as? String == "2027-01-15T08:00:00.000Z")
         await s.gateway.stop()
     }
 

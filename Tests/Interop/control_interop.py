@@ -37,9 +37,11 @@ registers are checked after each, and nothing may reach the device for a refusal
                    polling rate is measured in the same run
   heartbeat        802.CtrlHb incremented and written every second; a failed heartbeat is audited
   sigterm          SIGTERM with live ttls: the reverts reach the devices before the gateway exits 0
-  audit            one audit line per request (fields of docs/control.md, client uid/pid or export peer),
-                   mode 0640, the same records on the readings stream
-  audit-unwritable a gateway whose audit cannot be written (/dev/full): requests refused, nothing written
+  audit            one outcome line per request (fields of docs/control.md, client uid/pid or export peer),
+                   each write's intent line ("result":"pending", the same registers) before it, mode 0640,
+                   the outcomes on the readings stream
+  audit-unwritable a gateway whose audit cannot be written (/dev/full): the first write's intent line fails,
+                   nothing written; the requests after it refused
 
     control_interop.py --gateway PATH [--cases a,b,...] [--workdir DIR] [-v]
 
@@ -1246,6 +1248,36 @@ def case_sigterm(ctx):
 REQUIRED = ("ts", "id", "client", "device", "point", "op", "value", "ttl", "result", "write", "before", "readback")
 
 
+def pair_intents(every, problems):
+    """The outcome lines of `every` (in order) and the number of intent lines; each intent line is paired with
+    the next outcome line of the same request (client, id, device, point, op, value), which has the same `write`
+    when it has one; every outcome with a `write` (but a heartbeat's after the first of its run) has its intent
+    line before it."""
+    key = lambda r: json.dumps([r.get(f) for f in ("client", "id", "device", "point", "op", "value")], default=str)
+    waiting = collections.defaultdict(collections.deque)
+    outcomes, intents = [], 0
+    for k, rec in enumerate(every):
+        if rec.get("result") == "pending":
+            intents += 1
+            if rec.get("write") is None or rec.get("readback") is not None:
+                problems.append("intent line %d: no planned write, or a readback: %s" % (k + 1, json.dumps(rec, default=str)[:200]))
+            waiting[key(rec)].append((k, rec))
+            continue
+        outcomes.append(rec)
+        queue = waiting[key(rec)]
+        if queue:
+            _, intent = queue.popleft()
+            if rec.get("write") is not None and rec["write"] != intent["write"]:
+                problems.append("line %d wrote %s, its intent line planned %s" % (k + 1, rec["write"], intent["write"]))
+        elif rec.get("write") is not None and rec.get("op") != "heartbeat":
+            # (a run of heartbeats has its intent line at its first beat only: a later beat that failed has none)
+            problems.append("line %d: a write with no intent line before it: %s" % (k + 1, json.dumps(rec, default=str)[:200]))
+    for queue in waiting.values():
+        for k, rec in queue:
+            problems.append("intent line %d has no outcome line: %s" % (k + 1, json.dumps(rec, default=str)[:200]))
+    return outcomes, intents
+
+
 def case_audit(ctx):
     sy = ctx.shared()
     check(os.path.exists(sy.audit_path), "no audit file %s" % sy.audit_path)
@@ -1253,14 +1285,17 @@ def case_audit(ctx):
     with open(sy.audit_path, "rb") as f:
         raw = f.read()
     check(raw.endswith(b"\n"), "the audit does not end with a newline")
-    lines = [json.loads(l, parse_float=Decimal) for l in raw.splitlines() if l.strip()]
+    every = [json.loads(l, parse_float=Decimal) for l in raw.splitlines() if l.strip()]
     problems = []
     if mode != 0o640:
         problems.append("audit mode %o, docs/control.md: 0640" % mode)
-    for k, rec in enumerate(lines):
+    for k, rec in enumerate(every):
         miss = [f for f in REQUIRED if f not in rec]
         if miss:
             problems.append("audit line %d lacks %s: %s" % (k + 1, miss, json.dumps(rec, default=str)[:200]))
+    # docs/control.md: a write has an intent line ("result":"pending", the registers planned) before it goes
+    # out, then its outcome line; a refusal has its outcome line only
+    lines, intents = pair_intents(every, problems)
     by_pid = collections.defaultdict(list)
     for rec in lines:
         c = rec.get("client") or {}
@@ -1321,9 +1356,14 @@ def case_audit(ctx):
         problems.append("stream control records (%d) differ from the audit lines (%d): %s"
                         % (len(stream), len(lines), [e[:200] for e in extra]))
     results = collections.Counter(r.get("result") for r in lines)
-    fig = "%d audit lines (mode %o): %s; clients: %d socket pids, %d export, gateway %s" % (
-        len(lines), mode, ", ".join("%s %d" % kv for kv in sorted(results.items())), len(by_pid), len(exp),
+    fig = "%d audit lines (mode %o): %d intent lines, %d outcomes: %s; clients: %d socket pids, %d export, gateway %s" % (
+        len(every), mode, intents, len(lines), ", ".join("%s %d" % kv for kv in sorted(results.items())), len(by_pid), len(exp),
         dict(("%s/%s" % k, v) for k, v in gw.items()))
+    pair = next(((i, o) for i, o in zip(every, every[1:]) if i.get("result") == "pending" and o.get("result") == "applied"
+                 and o.get("op") == "set" and o.get("ttl") and "pid" in (o.get("client") or {}) and i.get("id") == o.get("id")), None)
+    if pair:
+        ctx.figures["audit intent line"] = json.dumps(pair[0], default=str, separators=(",", ":"))
+        ctx.figures["audit outcome line"] = json.dumps(pair[1], default=str, separators=(",", ":"))
     check(not problems, fig + "\n" + "\n".join(problems[:15]))
     missing = sorted(set(EXIT) - set(results))
     check(not missing, "results never produced: %s; %s" % (missing, fig))
@@ -1351,11 +1391,12 @@ def case_audit_unwritable(ctx):
         ans, dt = conn.request({"id": "f%d" % k, "op": "set", "device": "bess", "point": "124.WChaMax", "value": 21000 + 100 * k})
         dev.sync()
         answers.append((ans.get("result"), len(dev.writes(1, t0))))
-    # after an audit line could not be written, nothing may reach the device
-    later = answers[1:]
-    check(all(r == "precondition" and n == 0 for r, n in later),
+    # the first request's intent line fails (ENOSPC), so its write does not go out; after that line could not be
+    # written the others are refused before the runner: nothing may reach the device
+    check(all(r == "precondition" and n == 0 for r, n in answers),
           "audit on /dev/full (every line fails with ENOSPC): answers (result, writes on the device) %s; docs/control.md: "
-          "after a line could not be written, requests are refused (precondition) before anything goes to a device" % answers)
+          "an intent line that cannot be written means nothing is written, and after a line could not be written "
+          "requests are refused (precondition) before anything goes to a device" % answers)
     return "audit on /dev/full: %s" % answers
 
 

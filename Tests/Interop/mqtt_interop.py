@@ -15,9 +15,9 @@ runtime from a FileDescriptorProto (no generated code). Cases:
                   0-255 in order, NCMD Rebirth answered, DCMD refused and logged (no control:), DDEATH
                   when the device goes away, NDEATH (the Will) with the NBIRTH's bdSeq
   dcmd            a gateway with `control:` and a writable device: a DCMD of an allowed point, named and typed
-                  as the DBIRTH has it, applied (audited with client mqtt, on the stream, read back with
-                  `control get`, the next DDATA has it); a DCMD of a point not allowed refused, audited,
-                  the register unchanged; both in control_requests_total
+                  as the DBIRTH has it, applied (audited with client mqtt, its intent line before its outcome,
+                  on the stream, read back with `control get`, the next DDATA has it); a DCMD of a point not
+                  allowed refused, audited (one line), the register unchanged; both in control_requests_total
   broker-restart  the broker killed (SIGKILL) for --outage seconds and started again: the stream never
                   stops, every reading the stream had is on MQTT in order, births again (bdSeq + 1),
                   DDATA kept while away marked is_historical
@@ -526,8 +526,9 @@ def case_dcmd(ctx):
     check(metric_value(wchamax) != 25000, "124/0/WChaMax is already 25000")
     topic = "spBv1.0/site1/DCMD/gw-1/bess-1"
 
-    def mqtt_lines():
-        return [r for r in audit_lines(audit) if r.get("client") == {"mqtt": topic}]
+    def mqtt_lines(intents=False):
+        """The DCMDs' outcome lines (or their intent lines, "result":"pending", docs/control.md)."""
+        return [r for r in audit_lines(audit) if r.get("client") == {"mqtt": topic} and (r.get("result") == "pending") == intents]
 
     # An allowed point, named and typed as the DBIRTH has it: applied, audited, on the stream, on the device.
     # A metric with an alias only, and a payload that is not protobuf: refused whole, logged, not audited.
@@ -541,6 +542,11 @@ def case_dcmd(ctx):
     applied = mqtt_lines()[0]
     check(applied["result"] == "applied" and applied["point"] == "124.WChaMax" and applied["op"] == "set"
           and applied["value"] == 25000 and applied["readback"] == 25000 and applied["ttl"] == "30s", "audit line %s" % applied)
+    # its intent line came first, with the registers it wrote
+    every = [r for r in audit_lines(audit) if r.get("client") == {"mqtt": topic}]
+    intent = mqtt_lines(intents=True)
+    check(len(intent) == 1 and every.index(intent[0]) < every.index(applied) and intent[0]["id"] == applied["id"]
+          and intent[0]["write"] == applied["write"] and intent[0]["readback"] is None, "intent line %s, outcome %s" % (intent, applied))
     check(sub.wait(lambda s: any(r.get("type") == "control" and r.get("client") == {"mqtt": topic} for _t, r in s.snapshot()), 10),
           "no control record of the DCMD on the stream")
     check(li.wait_until(lambda: "DCMD %s bess-1 124.WChaMax = 25000: applied" % applied["id"] in li.tail(gw.log_path, 20000), 10),
@@ -560,6 +566,7 @@ def case_dcmd(ctx):
     refused = mqtt_lines()[1]
     check(refused["result"] == "not_allowed" and refused["point"] == "124.WChaGra" and refused["write"] is None,
           "audit line %s" % refused)
+    check(len(mqtt_lines(intents=True)) == 1, "a refusal has an intent line: %s" % mqtt_lines(intents=True))
     after = len(sub.readings("bess-1"))
     check(sub.wait(lambda s: len([r for _t, r in s.readings("bess-1")[after:] if r["model"] == 124]) >= 2, 10),
           "no 2 readings of model 124 after the refusal")

@@ -2,9 +2,10 @@ import Foundation
 import Logging
 import Synchronization
 
-/// The append-only audit of control requests: one NDJSON line per request, written with one
-/// `write(2)` each on a file opened with `O_APPEND` (created with mode 0640), so every line is out of
-/// the process when the request is answered. A file that cannot be opened is opened again for the
+/// The append-only audit of control requests: NDJSON, a write's intent line before it goes to the
+/// device and every request's outcome line, each written with one `write(2)` on a file opened with
+/// `O_APPEND` (created with mode 0640), so a line is out of the process before the write it announces
+/// and before the request is answered. A file that cannot be opened is opened again for the
 /// next request; after a line could not be written, requests are refused (`precondition`) before
 /// anything goes to a device until a line (a refusal's) is written again.
 public final class AuditLog: Sendable {

@@ -27,8 +27,20 @@ struct ControlExecutor: Sendable {
     let clocks: Clocks
 
     /// Writes the targets in order and reads each written one back (`readBack`), one outcome per target.
+    /// First `intent` records them all in the audit: when it cannot, nothing is written (`precondition`).
     /// After a failed write, the targets after it are not written.
-    func write(_ targets: [ControlTarget], readBack: Bool = true) async -> [ControlOutcome] {
+    func write(_ targets: [ControlTarget], readBack: Bool = true, intent: ControlIntent?) async -> [ControlOutcome] {
+        if let intent {
+            let planned = targets.map {
+                PlannedWrite(write: WriteRecord(address: $0.address, registers: $0.registers, function: function), before: $0.before)
+            }
+            guard intent(planned) else {
+                return targets.map {
+                    ControlOutcome(
+                        .precondition, before: $0.before, error: "not written: its intent line could not be written to the audit")
+                }
+            }
+        }
         var outcomes: [ControlOutcome?] = Array(repeating: nil, count: targets.count)
         /// Targets that went to the device, and whether the device acknowledged them.
         var sent: [(index: Int, acknowledged: Bool, error: String?)] = []

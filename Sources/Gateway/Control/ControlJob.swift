@@ -37,10 +37,14 @@ public enum ControlAction: Sendable {
 public final class ControlJob: Sendable, Equatable {
     /// What to do.
     public let action: ControlAction
+    /// Records the writes in the audit immediately before they go out (nil: writes not recorded
+    /// ahead, a `get` or a heartbeat's beat after the first of a run).
+    let intent: ControlIntent?
     private let reply: Mutex<CheckedContinuation<[ControlOutcome], Never>?>
 
-    init(action: ControlAction, reply: CheckedContinuation<[ControlOutcome], Never>) {
+    init(action: ControlAction, intent: ControlIntent?, reply: CheckedContinuation<[ControlOutcome], Never>) {
         self.action = action
+        self.intent = intent
         self.reply = Mutex(reply)
     }
 
@@ -55,10 +59,11 @@ public final class ControlJob: Sendable, Equatable {
     }
 
     /// Submits an action to an inbox and waits for its outcomes: `offline` at once when the device's runner
-    /// is not serving controls, `busy` when `limit` jobs are queued already.
-    static func run(_ action: ControlAction, on inbox: DeviceInbox, limit: Int) async -> [ControlOutcome] {
+    /// is not serving controls, `busy` when `limit` jobs are queued already. The runner calls `intent`
+    /// immediately before it writes.
+    static func run(_ action: ControlAction, intent: ControlIntent?, on inbox: DeviceInbox, limit: Int) async -> [ControlOutcome] {
         await withCheckedContinuation { continuation in
-            let job = ControlJob(action: action, reply: continuation)
+            let job = ControlJob(action: action, intent: intent, reply: continuation)
             switch inbox.submit(job, limit: limit) {
             case .queued: break
             case .offline: job.finish(all: ControlOutcome(.offline, error: "the device is not online"))

@@ -23,6 +23,9 @@ public struct ControlRecord: Sendable, Equatable {
     public var outcome: ControlOutcome
     /// The allowed points, for `capabilities`.
     public var capabilities: [ControlCapability]?
+    /// An intent line: the write (`outcome.write`, `outcome.before`) is about to go to the device,
+    /// its audit line says `"result":"pending"` (`outcome.result` is not used). Only in the audit.
+    public var isIntent = false
 
     /// Creates a record.
     public init(
@@ -38,6 +41,19 @@ public struct ControlRecord: Sendable, Equatable {
         self.value = value
         self.ttl = ttl
         self.outcome = outcome
+    }
+
+    /// The intent line of a write about to go to a device: the request's fields, the registers
+    /// planned and the value before, `"result":"pending"`.
+    public static func intent(
+        timestamp: String, id: String?, client: ControlClient, op: String, device: String, point: String, value: SetpointValue?,
+        ttl: Duration?, planned: PlannedWrite
+    ) -> ControlRecord {
+        var record = ControlRecord(
+            timestamp: timestamp, id: id, client: client, op: op, device: device, point: point, value: value, ttl: ttl,
+            outcome: ControlOutcome(.ok, write: planned.write, before: planned.before))
+        record.isIntent = true
+        return record
     }
 
     /// The answer line: `{"type":"result","id":..,"device":..,"point":..,"result":..,"value":..,"readback":..,"write":{..},"ts":..}`.
@@ -67,7 +83,7 @@ public struct ControlRecord: Sendable, Equatable {
         return out.bytes
     }
 
-    /// The audit line, also the stream's record:
+    /// The audit line, also the stream's record (an intent line only in the audit, `"result":"pending"`):
     /// `{"type":"control","ts":..,"id":..,"client":{..},"device":..,"point":..,"op":..,"value":..,"ttl":..,"result":..,"write":{..},"before":..,"readback":..}`.
     public func auditLine() -> [UInt8] {
         var out = JSONBuffer(capacity: 320)
@@ -105,7 +121,7 @@ public struct ControlRecord: Sendable, Equatable {
         out.raw(",\"ttl\":")
         if let ttl { out.string(DurationText.format(ttl)) } else { out.raw("null") }
         out.raw(",\"result\":")
-        out.string(outcome.result.rawValue)
+        out.string(isIntent ? Self.pending : outcome.result.rawValue)
         appendDetails(&out)
         out.raw(",\"before\":")
         Self.value(outcome.before, &out)
@@ -143,6 +159,9 @@ public struct ControlRecord: Sendable, Equatable {
             out.string(error)
         }
     }
+
+    /// The `result` of an intent line.
+    public static let pending = "pending"
 
     static func value(_ value: SetpointValue?, _ out: inout JSONBuffer) {
         switch value {

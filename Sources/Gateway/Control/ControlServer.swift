@@ -52,7 +52,7 @@ final class ControlConnectionHandler: ChannelInboundHandler {
         }
         if buffer.readableBytes > ControlRequest.maxLineBytes {
             let record = ControlRecord(
-                timestamp: Timestamp.format(Date()), id: nil, client: client, op: "?", device: nil, point: nil,
+                timestamp: Timestamp.format(controller.clocks.wall()), id: nil, client: client, op: "?", device: nil, point: nil,
                 outcome: ControlOutcome(.badRequest, error: "a request line of more than \(ControlRequest.maxLineBytes) bytes"))
             controller.report(record)
             let channel = context.channel

@@ -7,8 +7,9 @@ import Synchronization
 
 /// The control pipeline: every request, from the control socket, the SunSpec export or a Sparkplug B
 /// DCMD, is checked here (device, allow list, limits, ttl, rate, the audit), carried out by the
-/// device's runner between two of its polls (encoded at the device's own scale factor, written, read
-/// back), audited, and reported on the stream. A `set` with a ttl is reverted when it runs out, and at shutdown.
+/// device's runner between two of its polls (encoded at the device's own scale factor, its intent line
+/// appended to the audit, written, read back), its outcome audited and reported on the stream. A `set`
+/// with a ttl is reverted when it runs out, and at shutdown.
 ///
 /// Its `observer` is a sink of the runners' events: it keeps each controlled device's latest
 /// registers (the last values of `capabilities`, the heartbeat's start) and whether it is online.
@@ -25,6 +26,8 @@ public final class Controller: Sendable {
     let events: any GatewaySink
     let clocks: Clocks
     let logger: Logger
+    /// Each device's model catalog, as its runner decodes it (a SunSpec device's quirks applied).
+    let catalogs: [String: ModelCatalog]
     /// What the controller knows of the devices, from their runners' events.
     public let observer: ControlObserver
 
@@ -49,15 +52,19 @@ public final class Controller: Sendable {
 
     private let state = Mutex(State())
 
-    /// The controller of `devices` (those with `control:`), their runners' inboxes, reporting to `events`.
+    /// The controller of `devices` (those with `control:`), their runners' inboxes, reporting to `events`;
+    /// `catalog` is the engine's (each SunSpec device's quirks adjust it as its runner does).
     public init(
         settings: ControlSettings, devices: [DeviceConfig], inboxes: [String: DeviceInbox], observer: ControlObserver,
-        events: any GatewaySink, clocks: Clocks, logger: Logger
+        events: any GatewaySink, catalog: ModelCatalog = .builtin, clocks: Clocks, logger: Logger
     ) {
         self.observer = observer
         self.settings = settings
         self.devices = Dictionary(devices.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.inboxes = inboxes
+        self.catalogs = Dictionary(
+            devices.filter { $0.control != nil }.map { ($0.name, $0.profile == nil ? $0.quirks.catalog(catalog) : .builtin) },
+            uniquingKeysWith: { first, _ in first })
         self.audit = AuditLog(path: settings.auditPath, logger: logger)
         self.events = events
         self.clocks = clocks
@@ -68,13 +75,13 @@ public final class Controller: Sendable {
 
     /// Answers one request (of the control socket, or a metric of a DCMD): audited and reported.
     public func handle(_ request: ControlRequest, client: ControlClient) async -> ControlRecord {
-        func record(_ outcome: ControlOutcome, point: String? = request.point) -> ControlRecord {
+        func record(_ outcome: ControlOutcome, point: String? = request.point, value: SetpointValue? = request.value) -> ControlRecord {
             ControlRecord(
                 timestamp: Timestamp.format(clocks.wall()), id: request.id, client: client, op: request.op.rawValue, device: request.device,
-                point: point, value: request.value, ttl: request.ttl, outcome: outcome)
+                point: point, value: value, ttl: request.ttl, outcome: outcome)
         }
-        func finished(_ outcome: ControlOutcome, point: String? = request.point) -> ControlRecord {
-            let r = record(outcome, point: point)
+        func finished(_ outcome: ControlOutcome, point: String? = request.point, value: SetpointValue? = request.value) -> ControlRecord {
+            let r = record(outcome, point: point, value: value)
             report(r)
             return r
         }
@@ -117,8 +124,11 @@ public final class Controller: Sendable {
                 return finished(ControlOutcome(.badRequest, error: "\(canonical) has no revert value to release to"), point: canonical)
             }
             cancelTTL(Key(device: device.name, point: path))
-            let outcome = await write([ControlWrite(point: allowed, value: revert)], device: device.name, rateLimited: false)[0]
-            return finished(outcome, point: canonical)
+            let outcome = await write(
+                [ControlWrite(point: allowed, value: revert)], device: device.name, rateLimited: false,
+                context: AuditContext(id: request.id, client: client, op: request.op.rawValue, ttl: request.ttl))[0]
+            // The value a release writes is the point's revert value: its intent and outcome lines say so.
+            return finished(outcome, point: canonical, value: revert)
         case .set:
             guard let value = request.value else { return finished(ControlOutcome(.badRequest, error: "missing field \"value\"")) }
             if let ttl = request.ttl {
@@ -135,7 +145,9 @@ public final class Controller: Sendable {
                 }
             }
             let key = Key(device: device.name, point: path)
-            let outcome = await write([ControlWrite(point: allowed, value: value)], device: device.name, rateLimited: true)[0]
+            let outcome = await write(
+                [ControlWrite(point: allowed, value: value)], device: device.name, rateLimited: true,
+                context: AuditContext(id: request.id, client: client, op: request.op.rawValue, ttl: request.ttl))[0]
             if [.applied, .timeout, .notApplied].contains(outcome.result) {
                 // Another set of the point ends a ttl running; a new ttl starts its own.
                 cancelTTL(key)
@@ -146,8 +158,9 @@ public final class Controller: Sendable {
     }
 
     /// Writes points through the pipeline: the allow list's limits, the rate limit, the audit, then
-    /// the device's runner. One outcome per point; a refusal of one refuses all.
-    func write(_ writes: [ControlWrite], device: String, rateLimited: Bool) async -> [ControlOutcome] {
+    /// the device's runner, which appends their intent lines (`context`) immediately before it writes.
+    /// One outcome per point; a refusal of one refuses all. The caller audits the outcomes.
+    func write(_ writes: [ControlWrite], device: String, rateLimited: Bool, context: AuditContext) async -> [ControlOutcome] {
         for (i, w) in writes.enumerated() {
             if let refusal = w.point.refusal(of: w.value) {
                 return writes.indices.map {
@@ -172,7 +185,7 @@ public final class Controller: Sendable {
                 return writes.map { _ in ControlOutcome(.rateLimited, error: error) }
             }
         }
-        let outcomes = await run(.write(writes), device: device)
+        let outcomes = await run(.write(writes), device: device, intent: intent(of: writes, device: device, context: context))
         let now = clocks.now()
         state.withLock { s in
             for (w, o) in zip(writes, outcomes) where o.write != nil { s.lastWrite[Key(device: device, point: w.point.path)] = now }
@@ -180,15 +193,16 @@ public final class Controller: Sendable {
         return outcomes
     }
 
-    /// Runs an action on a device's runner, after checking the audit can be written.
-    private func run(_ action: ControlAction, device: String) async -> [ControlOutcome] {
+    /// Runs an action on a device's runner, after checking the audit can be written; `intent` is
+    /// called by the runner immediately before it writes.
+    private func run(_ action: ControlAction, device: String, intent: ControlIntent? = nil) async -> [ControlOutcome] {
         guard audit.isWritable() else {
             return Array(repeating: ControlOutcome(.precondition, error: "the audit \(audit.path) cannot be written"), count: action.count)
         }
         guard let inbox = inboxes[device] else {
             return Array(repeating: ControlOutcome(.offline, error: "the device is not polled"), count: action.count)
         }
-        return await ControlJob.run(action, on: inbox, limit: Self.queueLimit)
+        return await ControlJob.run(action, intent: intent, on: inbox, limit: Self.queueLimit)
     }
 
     /// Audits a record and puts it on the stream.
@@ -234,7 +248,9 @@ public final class Controller: Sendable {
 
     private func revert(_ point: AllowedPoint, device: String, reason: String) async {
         guard let value = point.revert else { return }
-        let outcome = await write([ControlWrite(point: point, value: value)], device: device, rateLimited: false)[0]
+        let outcome = await write(
+            [ControlWrite(point: point, value: value)], device: device, rateLimited: false,
+            context: AuditContext(id: nil, client: .gateway(reason), op: "revert", ttl: nil))[0]
         report(
             ControlRecord(
                 timestamp: Timestamp.format(clocks.wall()), id: nil, client: .gateway(reason), op: "revert", device: device,
@@ -277,7 +293,9 @@ public final class Controller: Sendable {
     // MARK: - Heartbeats
 
     /// Writes each controlled device's heartbeat point every second while it is online, until cancelled.
-    /// Failures are audited; successes are not.
+    /// A run of beats is recorded once: the first beat (at start, after the device was offline, after
+    /// a beat that failed) has its intent line and its outcome line; the beats after it only a
+    /// failure's line.
     func beatHearts() async {
         let beating = devices.values.compactMap { d -> (String, PointPath, PointDefinition)? in
             guard let c = d.control, let path = c.heartbeat, let definition = c.heartbeatDefinition else { return nil }
@@ -293,20 +311,31 @@ public final class Controller: Sendable {
 
     private func beat(device: String, path: PointPath, definition: PointDefinition) async {
         var next = clocks.now()
+        /// The run of beats going on is recorded (its first beat's intent line was written, and it was applied).
+        var recorded = false
         while true {
             next += .seconds(1)
             do { try await clocks.sleepUntil(next) } catch { return }
-            guard observer.isOnline(device), let inbox = inboxes[device] else { continue }
+            guard observer.isOnline(device), let inbox = inboxes[device] else {
+                recorded = false
+                continue
+            }
             let value = nextHeartbeat(device: device, path: path, definition: definition)
-            let outcome = await ControlJob.run(.heartbeat(path, definition, value: value), on: inbox, limit: Self.queueLimit)[0]
+            let number = SetpointValue.number(ExactDecimal(unsigned: value, exponent: 0))
+            let note = IntentNote()
+            let intent = recorded ? nil : heartbeatIntent(device: device, point: path.description, value: number, note: note)
+            let outcome = await ControlJob.run(
+                .heartbeat(path, definition, value: value), intent: intent, on: inbox, limit: Self.queueLimit)[0]
             // The count goes on from the value that went to the device: a beat not sent is not skipped.
             if outcome.write != nil { state.withLock { $0.heartbeats[device] = value } }
-            if outcome.result != .applied, outcome.result != .offline {
+            let intended = note.attempted.load(ordering: .acquiring)
+            if intended || (outcome.result != .applied && outcome.result != .offline) {
                 report(
                     ControlRecord(
                         timestamp: Timestamp.format(clocks.wall()), id: nil, client: .gateway("heartbeat"), op: "heartbeat", device: device,
-                        point: path.description, value: .number(ExactDecimal(unsigned: value, exponent: 0)), outcome: outcome))
+                        point: path.description, value: number, outcome: outcome))
             }
+            recorded = outcome.result == .applied && (recorded || intended)
         }
     }
 
@@ -317,7 +346,7 @@ public final class Controller: Sendable {
         return state.withLock { s in
             var last = s.heartbeats[device]
             if last == nil, let registers = observer.registers(device),
-                case .success(let found) = ControlMap(registers, catalog: .builtin).find(path),
+                case .success(let found) = ControlMap(registers, catalog: catalog(of: device)).find(path),
                 case .number(let n)? = found.value, !n.negative, n.exponent == 0
             {
                 last = n.magnitude
@@ -329,9 +358,12 @@ public final class Controller: Sendable {
 
     // MARK: - Capabilities
 
+    /// The device's model catalog (the built-in one for a device not controlled).
+    private func catalog(of device: String) -> ModelCatalog { catalogs[device] ?? .builtin }
+
     private func capabilities(device: DeviceConfig, control: DeviceControl) -> [ControlCapability] {
         let registers = observer.registers(device.name)
-        let map = registers.map { ControlMap($0, catalog: .builtin) }
+        let map = registers.map { ControlMap($0, catalog: catalog(of: device.name)) }
         return control.allow.map { point in
             var last: SetpointValue?
             var scaleFactor: Int?

@@ -75,7 +75,8 @@ extension Controller {
             return refuse(
                 ControlOutcome(.notAllowed, error: "registers \(span.lowerBound)-\(span.upperBound - 1) are not all allowed points"))
         }
-        let outcomes = await write(writes.map(\.0), device: device.name, rateLimited: true)
+        let outcomes = await write(
+            writes.map(\.0), device: device.name, rateLimited: true, context: AuditContext(id: nil, client: client, op: "set", ttl: nil))
         for (w, outcome) in zip(writes, outcomes) {
             report(
                 ControlRecord(

@@ -10,12 +10,12 @@ extension SunSpecDevice {
 }
 
 extension SunSpecStrategy {
-    mutating func control(_ action: ControlAction) async -> [ControlOutcome] {
+    mutating func control(_ action: ControlAction, intent: ControlIntent?) async -> [ControlOutcome] {
         guard let session, let executor = device.controlExecutor else {
             return Array(repeating: ControlOutcome(.offline, error: "the device's map is not known"), count: action.count)
         }
         let map = ControlMap(image: session.image, models: session.map.models, catalog: device.catalog)
-        return await ControlActions.perform(action, executor: executor) { path, value in
+        return await ControlActions.perform(action, executor: executor, intent: intent) { path, value in
             map.target(path, value: value)
         } locate: { path in
             map.find(path)
@@ -24,7 +24,7 @@ extension SunSpecStrategy {
 }
 
 extension ProfileStrategy {
-    mutating func control(_ action: ControlAction) async -> [ControlOutcome] {
+    mutating func control(_ action: ControlAction, intent: ControlIntent?) async -> [ControlOutcome] {
         guard let control = config.control else {
             return Array(repeating: ControlOutcome(.notAllowed, error: "the device takes no control"), count: action.count)
         }
@@ -33,7 +33,7 @@ extension ProfileStrategy {
             clocks: clocks)
         let map = lastRegisters.map { ControlMap($0, catalog: .builtin) }
         let allow = control.allow
-        return await ControlActions.perform(action, executor: executor) { path, value in
+        return await ControlActions.perform(action, executor: executor, intent: intent) { path, value in
             if path == control.heartbeat, let vendor = control.heartbeatVendor, let definition = control.heartbeatDefinition {
                 do throws(SetpointError) {
                     let registers = try vendor.encode(value, point: definition)
@@ -73,7 +73,8 @@ extension ProfileStrategy {
 /// The control actions, over how a device finds its points: shared by SunSpec and profile devices.
 enum ControlActions {
     static func perform(
-        _ action: ControlAction, executor: ControlExecutor, target: (PointPath, SetpointValue) -> Result<ControlTarget, ControlOutcome>,
+        _ action: ControlAction, executor: ControlExecutor, intent: ControlIntent?,
+        target: (PointPath, SetpointValue) -> Result<ControlTarget, ControlOutcome>,
         locate: (PointPath) -> Result<MappedPoint, ControlOutcome>
     ) async -> [ControlOutcome] {
         switch action {
@@ -92,10 +93,10 @@ enum ControlActions {
                     }
                 }
             }
-            return await executor.write(targets)
+            return await executor.write(targets, intent: intent)
         case .heartbeat(let path, _, let value):
             switch target(path, .number(ExactDecimal(unsigned: value, exponent: 0))) {
-            case .success(let t): return await executor.write([t], readBack: false)
+            case .success(let t): return await executor.write([t], readBack: false, intent: intent)
             case .failure(let refusal): return [refusal]
             }
         case .get(let point):
