@@ -324,9 +324,12 @@ public final class MQTTClient: @unchecked Sendable {
         while read(wakeRead, &sink, sink.count) > 0 {}
     }
 
-    /// libmosquitto's text for a result code (errno's for `MOSQ_ERR_ERRNO`).
+    /// libmosquitto's text for a result code (errno's for `MOSQ_ERR_ERRNO`; our own for
+    /// `MOSQ_ERR_KEEPALIVE`, which libmosquitto 2.0.11 calls "Unknown error.": the broker stalled or the
+    /// path to it went silent, its TCP connection still open).
     static func describe(_ rc: Int32) -> String {
         if rc == MOSQ_ERR_ERRNO.rawValue { return String(cString: strerror(cmosquitto_errno())) }
+        if rc == MOSQ_ERR_KEEPALIVE.rawValue { return "no answer from the broker within the keepalive" }
         return String(cString: mosquitto_strerror(rc))
     }
 }
