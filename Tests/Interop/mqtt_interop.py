@@ -26,6 +26,10 @@ runtime from a FileDescriptorProto (no generated code). Cases:
                   reconnect's CONNECT go unanswered; the stream keeps its rate, /metrics answers, both clients
                   log the keepalive timeout; after SIGCONT every reading of 103/0 is on MQTT in order, births
                   again, no NDEATH after the last NBIRTH with its bdSeq, gateway/status online
+  primary-host    sparkplug.primary_host scada1, paho publishing its retained STATE: no births before
+                  {"online":true}, births after; an older STATE ignored; a newer offline one: NDEATH (the
+                  NBIRTH's bdSeq), a clean reconnect, waiting; online again: births with bdSeq + 1; JSON
+                  topics unaffected throughout
 
     mqtt_interop.py --gateway PATH [--cases a,b] [--outage 30] [--workdir DIR] [-v]
 
@@ -282,13 +286,13 @@ class Collector(object):
         return "collector"
 
 
-def mqtt_yaml(port, client_id, prefix=None, sparkplug=None, keepalive="5s", ca=None):
+def mqtt_yaml(port, client_id, prefix=None, sparkplug=None, keepalive="5s", ca=None, primary_host=None):
     lines = ["mqtt:", '  broker: "%s:%d"' % ("localhost" if ca else "127.0.0.1", port), "  client_id: %s" % client_id, "  keepalive: %s" % keepalive,
              "  qos: 1"]
     if prefix:
         lines.append("  topic_prefix: %s" % prefix)
     if sparkplug:
-        lines.append("  sparkplug: {group: %s, node: %s}" % sparkplug)
+        lines.append("  sparkplug: {group: %s, node: %s%s}" % (sparkplug + (", primary_host: %s" % primary_host if primary_host else "",)))
     if ca:
         lines.append("  tls: {ca_file: %s}" % ca)
     return "\n".join(lines) + "\n"
@@ -788,6 +792,66 @@ def case_broker_stalled(ctx):
                 len(want) - len(missing), len(want), " ".join("%s %d" % n for n in nodes), waiting))
 
 
+def state_payload(online, timestamp):
+    return json.dumps({"online": online, "timestamp": timestamp}).encode()
+
+
+def case_primary_host(ctx):
+    broker = ctx.procs.add(Broker(ctx.workdir, "phid").start())
+    sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "phid").start())
+    col = ctx.procs.add(Collector(broker.port, ["spBv1.0/site1/#", "sunspec/bess-1/103/0"], "phid-sub"))
+    host = ctx.procs.add(Collector(broker.port, [], "scada1"))
+    state_topic = "spBv1.0/STATE/scada1"
+
+    def publish_state(online, timestamp):
+        host.client.publish(state_topic, state_payload(online, timestamp), qos=1, retain=True).wait_for_publish(5)
+
+    def log():
+        return li.tail(gw.log_path, 1 << 20)
+
+    gw = gateway(ctx, "phid", sim.port, mqtt_yaml(broker.port, "gw-phid", prefix="sunspec", sparkplug=("site1", "gw-1"),
+                                                  primary_host="scada1"))
+    sub = stream(ctx, gw)
+    waiting = "Sparkplug births wait for the primary host scada1"
+    # No STATE yet: the JSON topics flow, Sparkplug publishes nothing.
+    check(li.wait_until(lambda: waiting in log(), 15), "no wait for the primary host logged: %s" % gw.log_tail())
+    check(col.wait(lambda c: len(c.on("sunspec/bess-1/103/0")) >= 3, 20), "the JSON topics do not flow while Sparkplug waits")
+    check(not sparkplug_messages(col, "NBIRTH"), "NBIRTH before the primary host's STATE")
+    # Online (retained): NBIRTH, DBIRTH, then DDATA.
+    t0 = int(time.time() * 1000)
+    publish_state(True, t0)
+    check(col.wait(lambda c: sparkplug_messages(c, "DBIRTH", "bess-1") and sparkplug_messages(c, "DDATA", "bess-1"), 20),
+          "no births and DDATA after STATE online: %s" % gw.log_tail())
+    b0 = {m.name: m for m in sparkplug_messages(col, "NBIRTH")[0][1].metrics}["bdSeq"].long_value
+    # An offline STATE older than the online one: ignored.
+    publish_state(False, t0 - 1000)
+    check(li.wait_until(lambda: "STATE of scada1 ignored: timestamp %d is older than %d" % (t0 - 1000, t0) in log(), 10),
+          "the stale STATE is not ignored in the log: %s" % gw.log_tail())
+    # Offline (newer): NDEATH with the NBIRTH's bdSeq, a clean disconnect, connected again and waiting.
+    publish_state(False, t0 + 1000)
+    check(col.wait(lambda c: sparkplug_messages(c, "NDEATH"), 10), "no NDEATH after STATE offline: %s" % gw.log_tail())
+    death = {m.name: m for m in sparkplug_messages(col, "NDEATH")[0][1].metrics}["bdSeq"].long_value
+    check(death == b0, "NDEATH bdSeq %d, NBIRTH %d" % (death, b0))
+    check(li.wait_until(lambda: log().count(waiting) >= 2, 15), "not connected again to wait: %s" % gw.log_tail())
+    t_off = time.monotonic()
+    check(col.wait(lambda c: any(t > t_off for t, _p, _r in c.on("sunspec/bess-1/103/0")), 10), "the JSON topics stopped")
+    # A while offline (the simulator's values move every second): DDATA are kept.
+    check(sub.wait(lambda s: any(t > t_off + 1.5 for t, _r in s.readings("bess-1")), 10), "the stream stopped")
+    check(len(sparkplug_messages(col, "NBIRTH")) == 1, "NBIRTH while the primary host is offline")
+    # Online again: births with the next bdSeq, the DDATA kept meanwhile as history; the Will never sent.
+    publish_state(True, t0 + 2000)
+    check(col.wait(lambda c: len(sparkplug_messages(c, "NBIRTH")) == 2 and len(sparkplug_messages(c, "DBIRTH", "bess-1")) == 2, 20),
+          "no births after STATE online again: %s" % gw.log_tail())
+    t_birth, nbirth = sparkplug_messages(col, "NBIRTH")[1]
+    b1 = {m.name: m for m in nbirth.metrics}["bdSeq"].long_value
+    check(b1 == (b0 + 1) % 256, "bdSeq %d then %d" % (b0, b1))
+    check(col.wait(lambda c: any(t >= t_birth and p.metrics and all(m.is_historical for m in p.metrics)
+                                 for t, p in sparkplug_messages(c, "DDATA", "bess-1")), 10), "no historical DDATA after the births")
+    check(len(sparkplug_messages(col, "NDEATH")) == 1, "%d NDEATHs (the Will sent?)" % len(sparkplug_messages(col, "NDEATH")))
+    return "no births before STATE online; births after it (bdSeq %d); an older STATE ignored; offline: NDEATH bdSeq %d, " \
+           "reconnected, waiting; online again: births bdSeq %d, kept DDATA historical; JSON topics throughout" % (b0, death, b1)
+
+
 def test_ca(workdir, name="tls"):
     """A CA and a broker certificate for localhost and 127.0.0.1, made with openssl."""
     files = {k: os.path.join(workdir, "%s-%s.pem" % (name, k)) for k in ("ca", "cakey", "cert", "key", "csr")}
@@ -822,7 +886,7 @@ def case_tls(ctx):
 
 
 CASES = {"json-topics": case_json_topics, "sparkplug": case_sparkplug, "dcmd": case_dcmd, "broker-restart": case_broker_restart,
-         "broker-stalled": case_broker_stalled, "tls": case_tls}
+         "broker-stalled": case_broker_stalled, "primary-host": case_primary_host, "tls": case_tls}
 
 
 def main(argv=None):
