@@ -44,7 +44,7 @@ extension ConfigReader {
             settings.topicPrefix = text
         }
         if let spb = m["sparkplug"] {
-            let s = try mapping(spb, "mqtt.sparkplug", allowed: ["group", "node"])
+            let s = try mapping(spb, "mqtt.sparkplug", allowed: ["group", "node", "primary_host"])
             var ids: [String] = []
             for key in ["group", "node"] {
                 guard let v = s[key] else { throw fail(spb, "mqtt.sparkplug.\(key)", "missing") }
@@ -55,6 +55,15 @@ extension ConfigReader {
                 ids.append(text)
             }
             settings.sparkplug = .init(group: ids[0], node: ids[1])
+            if let host = s["primary_host"] {
+                let text = try string(host, "mqtt.sparkplug.primary_host")
+                guard Self.isTopicLevel(text[...]) else {
+                    throw fail(
+                        host, "mqtt.sparkplug.primary_host",
+                        "'\(text)' is not one topic level (no /, + or #): the host_id of spBv1.0/STATE/{host_id}")
+                }
+                settings.sparkplug?.primaryHost = text
+            }
         }
         guard settings.topicPrefix != nil || settings.sparkplug != nil else {
             throw fail(node, "mqtt", "publishes nothing: give topic_prefix: (plain JSON topics), sparkplug: {group, node}, or both")

@@ -12,21 +12,25 @@ import MQTT
 ///   keepalive: 30s
 ///   qos: 1
 ///   topic_prefix: sunspec           # plain JSON topics; omit to publish Sparkplug only
-///   sparkplug: {group: site1, node: gw-1}                # optional
+///   sparkplug: {group: site1, node: gw-1, primary_host: scada1}   # optional; primary_host optional
 ///   buffer: {messages: 100000, bytes: 64MiB}             # kept while the broker is away
 /// ```
 public struct MQTTSettings: Sendable, Equatable {
-    /// Sparkplug B ids: the group and the edge node.
+    /// Sparkplug B ids: the group and the edge node, and the primary host application, if any.
     public struct Sparkplug: Sendable, Equatable {
         /// `group_id` of the topics.
         public var group: String
         /// `edge_node_id`.
         public var node: String
+        /// `host_id` of the primary host application: births (and then data) wait for its
+        /// `spBv1.0/STATE/{host_id}` to say online; nil: published on connect.
+        public var primaryHost: String?
 
         /// Creates Sparkplug ids.
-        public init(group: String, node: String) {
+        public init(group: String, node: String, primaryHost: String? = nil) {
             self.group = group
             self.node = node
+            self.primaryHost = primaryHost
         }
     }
 

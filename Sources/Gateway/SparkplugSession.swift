@@ -29,6 +29,11 @@ enum SparkplugOutbound: BufferedItem {
 /// 0-255 from the NBIRTH. DDATA kept while the broker is away goes out after the births, marked
 /// `is_historical`. NCMD `Node Control/Rebirth` is answered with new births; DCMD goes to
 /// `deviceCommand` (the control pipeline, `SparkplugDeviceControl`), and is refused without one.
+///
+/// With a primary host application (Sparkplug 3.0), the session subscribes to its STATE and, on every
+/// connection, publishes the births (and then data) only once a STATE says online; a STATE older than
+/// the last taken is ignored; an offline STATE after the births asks the client to publish NDEATH,
+/// disconnect and connect again (`takeRestart`), to wait for online again.
 final class SparkplugSession: MQTTEventSession {
     /// A device as last published: its metrics in birth order, each with its latest value, and where
     /// each model instance's metrics are, so a poll is compared by position without making names.
@@ -109,6 +114,14 @@ final class SparkplugSession: MQTTEventSession {
         var seq: UInt64 = 0
         var rebirth = false
         var droppedWhileAway = 0
+        /// Connected, the births not yet published: they wait for the primary host.
+        var birthsDue = false
+        /// On this connection, the primary host's last STATE taken said online.
+        var hostOnline = false
+        /// The timestamp of the last STATE taken, on any connection.
+        var hostTimestamp: UInt64?
+        /// The primary host went offline after the births: NDEATH, disconnect, connect again.
+        var restart = false
     }
 
     /// What a DCMD does (on the MQTT client's thread: it must not wait): nil without a `control:`
@@ -116,6 +129,8 @@ final class SparkplugSession: MQTTEventSession {
     typealias DeviceCommands = @Sendable (_ topic: String, _ device: String, _ command: SparkplugCommand) -> Void
 
     let topics: SparkplugTopics
+    /// The primary host application's `host_id`, if any.
+    let primaryHost: String?
     private let order: [String]
     private let logger: Logger
     private let state: Mutex<State>
@@ -130,6 +145,7 @@ final class SparkplugSession: MQTTEventSession {
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         topics = SparkplugTopics(group: ids.group, node: ids.node)
+        primaryHost = ids.primaryHost
         order = devices
         self.logger = logger
         self.deviceCommand = deviceCommand
@@ -240,9 +256,27 @@ final class SparkplugSession: MQTTEventSession {
         return death(bdSeq: bdSeq)
     }
 
-    var subscriptions: [String] { [topics.node("NCMD"), topics.device("DCMD", "+")] }
+    var subscriptions: [String] {
+        [topics.node("NCMD"), topics.device("DCMD", "+")] + (primaryHost.map { [SparkplugHostState.topic(host: $0)] } ?? [])
+    }
 
     func connected() -> [MQTTMessage] {
+        let waiting = state.withLock { s -> Bool in
+            s.nextBdSeq = (s.bdSeq + 1) % 256
+            s.hostOnline = false
+            s.restart = false
+            s.birthsDue = primaryHost != nil
+            return s.birthsDue
+        }
+        if waiting, let primaryHost {
+            logger.info("mqtt: Sparkplug births wait for the primary host \(primaryHost) to be online (spBv1.0/STATE/\(primaryHost))")
+            return []
+        }
+        return birthsWithHistory()
+    }
+
+    /// The births, then what was kept of DDATA as history (logged).
+    private func birthsWithHistory() -> [MQTTMessage] {
         let (out, kept, dropped) = state.withLock { s -> ([MQTTMessage], Int, Int) in
             // Births say what is true now; what was kept of DDATA follows them as history.
             let online = s.devices
@@ -262,18 +296,30 @@ final class SparkplugSession: MQTTEventSession {
                 }
             }
             s.rebirth = false
-            s.nextBdSeq = (s.bdSeq + 1) % 256
+            s.birthsDue = false
             defer { s.droppedWhileAway = 0 }
             return (births(&s), s.pending.count, s.droppedWhileAway)
         }
         if dropped > 0 { logger.warning("mqtt: \(dropped) Sparkplug messages were dropped while the broker was away (buffer full)") }
-        if kept > 0 { logger.info("mqtt: sending \(kept) DDATA kept while the broker was away, as historical") }
+        if kept > 0 { logger.info("mqtt: sending \(kept) DDATA kept before the births, as historical") }
         return out
     }
 
     func disconnected() {}
 
     func next(limit: Int) -> [MQTTMessage] {
+        let due = state.withLock { s -> Bool? in
+            guard s.birthsDue else { return false }
+            return s.hostOnline ? true : nil
+        }
+        // Waiting for the primary host: nothing goes out, everything is kept.
+        guard let due else { return [] }
+        let born = due ? birthsWithHistory() : []
+        return born + pending(limit: limit - born.count)
+    }
+
+    /// Up to `limit` of what is kept, encoded; the births first after a Rebirth command.
+    private func pending(limit: Int) -> [MQTTMessage] {
         state.withLock { s -> [MQTTMessage] in
             var out: [MQTTMessage] = []
             if s.rebirth {
@@ -291,8 +337,17 @@ final class SparkplugSession: MQTTEventSession {
         }
     }
 
+    func takeRestart() -> Bool {
+        state.withLock { s in
+            defer { s.restart = false }
+            return s.restart
+        }
+    }
+
     func received(topic: String, payload: [UInt8]) {
-        if topic == topics.node("NCMD") {
+        if let primaryHost, topic == SparkplugHostState.topic(host: primaryHost) {
+            hostState(payload, host: primaryHost)
+        } else if topic == topics.node("NCMD") {
             guard let command = SparkplugCommand(payload: payload), command.asksRebirth else {
                 logger.warning("mqtt: NCMD refused: only Node Control/Rebirth is taken")
                 return
@@ -311,6 +366,38 @@ final class SparkplugSession: MQTTEventSession {
                 return
             }
             deviceCommand(topic, device, command)
+        }
+    }
+
+    /// A STATE of the primary host: a newer one (or the same again, retained) is taken; online lets the
+    /// births go out, offline after them asks for a restart.
+    private func hostState(_ payload: [UInt8], host: String) {
+        let taken: SparkplugHostState
+        do {
+            taken = try SparkplugHostState(payload: payload)
+        } catch {
+            logger.warning("mqtt: STATE of \(host) ignored: not {\"online\":BOOL,\"timestamp\":MS} (\(error))")
+            return
+        }
+        enum Outcome { case stale(UInt64), online, offlineAfterBirths, offline, same }
+        let outcome = state.withLock { s -> Outcome in
+            if let last = s.hostTimestamp, taken.timestamp < last { return .stale(last) }
+            s.hostTimestamp = taken.timestamp
+            guard taken.online != s.hostOnline else { return .same }
+            s.hostOnline = taken.online
+            if taken.online { return .online }
+            if s.birthsDue { return .offline }
+            s.restart = true
+            return .offlineAfterBirths
+        }
+        switch outcome {
+        case .stale(let last):
+            logger.info("mqtt: STATE of \(host) ignored: timestamp \(taken.timestamp) is older than \(last)")
+        case .online: logger.info("mqtt: primary host \(host) online: publishing the Sparkplug births")
+        case .offline: logger.info("mqtt: primary host \(host) offline: the Sparkplug births wait")
+        case .offlineAfterBirths:
+            logger.warning("mqtt: primary host \(host) offline: publishing NDEATH, reconnecting to wait for it")
+        case .same: break
         }
     }
 

@@ -193,9 +193,15 @@ public final class MQTTClient: @unchecked Sendable {
             let rc = mosquitto_loop(m, 0, 1)
             handleCallbacks(m)
             if rc != MOSQ_ERR_SUCCESS.rawValue && link != .disconnected { lost(Self.describe(rc)) }
+            if link == .connected && session.takeRestart() { restart(m) }
             if link == .connected { drain(m) }
         }
         guard link == .connected else { return }
+        sayGoodbye(m)
+    }
+
+    /// Publishes the session's goodbye, waits up to 2 s for what is in flight, and disconnects.
+    private func sayGoodbye(_ m: OpaquePointer) {
         for message in session.goodbye() { publish(m, message) }
         let deadline = Date().addingTimeInterval(2)
         while inflight > 0 && link == .connected && Date() < deadline {
@@ -205,6 +211,15 @@ public final class MQTTClient: @unchecked Sendable {
         }
         mosquitto_disconnect(m)
         _ = mosquitto_loop(m, 0, 1)
+    }
+
+    /// The session asked to start over: goodbye, disconnect, and (the loop) connect again at once.
+    private func restart(_ m: OpaquePointer) {
+        logger.info("mqtt: disconnecting from \(options.host):\(options.port) as the session asks; connecting again")
+        sayGoodbye(m)
+        link = .disconnected
+        connectedFlag.store(false, ordering: .releasing)
+        session.disconnected()
     }
 
     /// One CONNECT with the session's Will; false when it could not be sent (logged).
@@ -324,9 +339,12 @@ public final class MQTTClient: @unchecked Sendable {
         while read(wakeRead, &sink, sink.count) > 0 {}
     }
 
-    /// libmosquitto's text for a result code (errno's for `MOSQ_ERR_ERRNO`).
+    /// libmosquitto's text for a result code (errno's for `MOSQ_ERR_ERRNO`; our own for
+    /// `MOSQ_ERR_KEEPALIVE`, which libmosquitto 2.0.11 calls "Unknown error.": the broker stalled or the
+    /// path to it went silent, its TCP connection still open).
     static func describe(_ rc: Int32) -> String {
         if rc == MOSQ_ERR_ERRNO.rawValue { return String(cString: strerror(cmosquitto_errno())) }
+        if rc == MOSQ_ERR_KEEPALIVE.rawValue { return "no answer from the broker within the keepalive" }
         return String(cString: mosquitto_strerror(rc))
     }
 }

@@ -15,4 +15,12 @@ public protocol MQTTSession: AnyObject, Sendable {
     func received(topic: String, payload: [UInt8])
     /// What to publish before a clean disconnect at shutdown (a death, `offline`).
     func goodbye() -> [MQTTMessage]
+    /// Whether the session asks (once) to say goodbye, disconnect and connect again (asked after each
+    /// batch of callbacks while connected).
+    func takeRestart() -> Bool
+}
+
+extension MQTTSession {
+    /// Never asks to restart.
+    public func takeRestart() -> Bool { false }
 }

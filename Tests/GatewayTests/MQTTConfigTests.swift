@@ -67,6 +67,14 @@ struct MQTTConfigTests {
                 "f.yaml:5: mqtt.sparkplug.group: 'a/b' is not one topic level (no /, + or #)"
             ),
             ("mqtt:\n  broker: h\n  sparkplug: {group: g}", "f.yaml:5: mqtt.sparkplug.node: missing"),
+            (
+                "mqtt:\n  broker: h\n  sparkplug: {group: g, node: n, primary_host: \"scada/1\"}",
+                "f.yaml:5: mqtt.sparkplug.primary_host: 'scada/1' is not one topic level (no /, + or #): the host_id of spBv1.0/STATE/{host_id}"
+            ),
+            (
+                "mqtt:\n  broker: h\n  sparkplug: {group: g, node: n, host: s}",
+                "f.yaml:5: mqtt.sparkplug.host: unknown key (known: group, node, primary_host)"
+            ),
             ("mqtt:\n  broker: h\n  topic_prefix: s\n  password_file: p", "f.yaml:6: mqtt.password_file: needs username:"),
             (
                 "mqtt:\n  broker: h\n  topic_prefix: s\n  tls: {ca_file: /nonexistent/ca.pem}",
@@ -86,6 +94,13 @@ struct MQTTConfigTests {
             try GatewayConfig.parse("devices:\n  - {name: a, tcp: h}\n" + yaml, file: "f.yaml")
         }
         #expect(error?.description == message)
+    }
+
+    @Test("sparkplug.primary_host: the host_id whose STATE the births wait for")
+    func primaryHost() throws {
+        let config = try GatewayConfig.parse(
+            "devices:\n  - {name: a, tcp: h}\nmqtt: {broker: h, sparkplug: {group: g, node: n, primary_host: scada1}}", file: "f.yaml")
+        #expect(config.mqtt?.sparkplug == .init(group: "g", node: "n", primaryHost: "scada1"))
     }
 
     @Test("a device name that cannot be a topic level is refused when MQTT is on")

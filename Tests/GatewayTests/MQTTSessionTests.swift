@@ -149,6 +149,61 @@ struct MQTTSessionTests {
         #expect(session.next(limit: 10).isEmpty)
     }
 
+    static func state(online: Bool, timestamp: UInt64) -> [UInt8] { Array("{\"online\":\(online),\"timestamp\":\(timestamp)}".utf8) }
+
+    /// With `primary_host`, the births (and then data) wait on each connection for a STATE saying
+    /// online; an older STATE is ignored; offline after the births asks for NDEATH and a reconnect.
+    @Test func sparkplugWaitsForThePrimaryHost() throws {
+        let session = SparkplugSession(
+            settings: Self.settings, ids: .init(group: "g", node: "n", primaryHost: "scada1"), devices: ["bess-1"], logger: Self.logger,
+            now: { Self.when })
+        #expect(session.subscriptions == ["spBv1.0/g/NCMD/n", "spBv1.0/g/DCMD/n/+", "spBv1.0/STATE/scada1"])
+        let will = try #require(session.willForNextConnect())
+        _ = session.take(.discovered(device: "bess-1", readings: try Self.readings()))
+        // Connected: nothing until the host is online; data is kept meanwhile.
+        #expect(session.connected().isEmpty)
+        #expect(session.take(.readings(device: "bess-1", try Self.readings(amps: 7))))
+        #expect(session.next(limit: 10).isEmpty)
+        session.received(topic: "spBv1.0/STATE/scada1", payload: Self.state(online: false, timestamp: 100))
+        session.received(topic: "spBv1.0/STATE/scada1", payload: Array("ONLINE".utf8))
+        session.received(topic: "spBv1.0/STATE/other", payload: Self.state(online: true, timestamp: 200))
+        #expect(session.next(limit: 10).isEmpty && !session.takeRestart())
+        // Online: the births, then the kept DDATA.
+        session.received(topic: "spBv1.0/STATE/scada1", payload: Self.state(online: true, timestamp: 200))
+        let out = session.next(limit: 10)
+        #expect(out.map(\.topic) == ["spBv1.0/g/NBIRTH/n", "spBv1.0/g/DBIRTH/n/bess-1", "spBv1.0/g/DDATA/n/bess-1"])
+        #expect(try out.map(Self.seq) == [0, 1, 2])
+        // An offline STATE older than the online one is ignored; a newer one asks for a restart once.
+        session.received(topic: "spBv1.0/STATE/scada1", payload: Self.state(online: false, timestamp: 150))
+        #expect(!session.takeRestart())
+        session.received(topic: "spBv1.0/STATE/scada1", payload: Self.state(online: false, timestamp: 300))
+        #expect(session.takeRestart() && !session.takeRestart())
+        // The goodbye is the NDEATH of this connection (the Will's bdSeq).
+        #expect(session.goodbye().map(\.payload) == [will.payload])
+        // Connected again: the retained offline STATE comes again (the same timestamp); still waiting,
+        // no restart; online again: births with the next bdSeq.
+        session.disconnected()
+        let next = try #require(session.willForNextConnect())
+        #expect(next.payload != will.payload)
+        #expect(session.connected().isEmpty)
+        session.received(topic: "spBv1.0/STATE/scada1", payload: Self.state(online: false, timestamp: 300))
+        #expect(session.next(limit: 10).isEmpty && !session.takeRestart())
+        session.received(topic: "spBv1.0/STATE/scada1", payload: Self.state(online: true, timestamp: 400))
+        #expect(try session.next(limit: 10).map(Self.seq) == [0, 1])
+    }
+
+    @Test func sparkplugHostStatePayloads() throws {
+        #expect(
+            try SparkplugHostState(payload: Self.state(online: true, timestamp: 1_668_114_759_262))
+                == .init(online: true, timestamp: 1_668_114_759_262))
+        for bad in [
+            "ONLINE", "{\"online\":true}", "{\"online\":1,\"timestamp\":5}", "{\"online\":true,\"timestamp\":-1}",
+            "{\"online\":true,\"timestamp\":1.5}",
+        ] {
+            #expect(throws: DecodingError.self, "\(bad)") { try SparkplugHostState(payload: Array(bad.utf8)) }
+        }
+    }
+
     @Test func sparkplugSeqWrapsAt256() throws {
         let session = SparkplugSession(
             settings: MQTTSettings(connection: Self.settings.connection, sparkplug: .init(group: "g", node: "n"), bufferMessages: 1000),

@@ -21,6 +21,15 @@ runtime from a FileDescriptorProto (no generated code). Cases:
   broker-restart  the broker killed (SIGKILL) for --outage seconds and started again: the stream never
                   stops, every reading the stream had is on MQTT in order, births again (bdSeq + 1),
                   DDATA kept while away marked is_historical
+  broker-stalled  the broker stopped (SIGSTOP) for 20 s, its connections open, 40 devices publishing JSON and
+                  Sparkplug (keepalive 8 s): the kernel's buffers fill (a write gets EAGAIN), PINGREQs and a
+                  reconnect's CONNECT go unanswered; the stream keeps its rate, /metrics answers, both clients
+                  log the keepalive timeout; after SIGCONT every reading of 103/0 is on MQTT in order, births
+                  again, no NDEATH after the last NBIRTH with its bdSeq, gateway/status online
+  primary-host    sparkplug.primary_host scada1, paho publishing its retained STATE: no births before
+                  {"online":true}, births after; an older STATE ignored; a newer offline one: NDEATH (the
+                  NBIRTH's bdSeq), a clean reconnect, waiting; online again: births with bdSeq + 1; JSON
+                  topics unaffected throughout
 
     mqtt_interop.py --gateway PATH [--cases a,b] [--outage 30] [--workdir DIR] [-v]
 
@@ -277,13 +286,13 @@ class Collector(object):
         return "collector"
 
 
-def mqtt_yaml(port, client_id, prefix=None, sparkplug=None, keepalive="5s", ca=None):
+def mqtt_yaml(port, client_id, prefix=None, sparkplug=None, keepalive="5s", ca=None, primary_host=None):
     lines = ["mqtt:", '  broker: "%s:%d"' % ("localhost" if ca else "127.0.0.1", port), "  client_id: %s" % client_id, "  keepalive: %s" % keepalive,
              "  qos: 1"]
     if prefix:
         lines.append("  topic_prefix: %s" % prefix)
     if sparkplug:
-        lines.append("  sparkplug: {group: %s, node: %s}" % sparkplug)
+        lines.append("  sparkplug: {group: %s, node: %s%s}" % (sparkplug + (", primary_host: %s" % primary_host if primary_host else "",)))
     if ca:
         lines.append("  tls: {ca_file: %s}" % ca)
     return "\n".join(lines) + "\n"
@@ -654,6 +663,202 @@ def case_broker_restart(ctx):
         t_up - t_kill, during, len(want) - len(missing), len(want), len(historical), b0, b1)
 
 
+STALL = 20.0
+STALL_DEVICES = 40
+STALL_INTERVAL = "500ms"
+STALL_KEEPALIVE = 8
+
+
+def kernel_queues(port, pid):
+    """From `ss`: the gateway's connection to the broker on `port` with the most bytes queued in the kernel
+    (Send-Q, its write queue's memory `w` and its send buffer `tb`: at w >= tb a write returns EAGAIN),
+    and the largest Recv-Q of the broker's own sockets (bytes it has not read)."""
+    out = subprocess.run(["ss", "-tnpmH", "state", "established"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         timeout=10).stdout.decode()
+    best, recv_q = (0, 0, 0), 0
+    lines = out.splitlines()
+    for i, line in enumerate(lines):
+        fields = line.split()
+        if len(fields) < 4 or not fields[0].isdigit():
+            continue
+        rq, sq, local, peer = int(fields[0]), int(fields[1]), fields[2], fields[3]
+        more = lines[i + 1] if i + 1 < len(lines) and lines[i + 1].split() and not lines[i + 1].split()[0].isdigit() else ""
+        mem = dict((p[:1] if p[:1] in "rtfwod" and p[1:2].isdigit() else p[:2], int("".join(c for c in p if c.isdigit()) or 0))
+                   for p in (line + more).split("skmem:(")[-1].split(")")[0].split(",") if p)
+        if peer.endswith(":%d" % port) and "pid=%d," % pid in line and sq >= best[0]:
+            best = (sq, mem.get("w", 0), mem.get("tb", 0))
+        if local.endswith(":%d" % port):
+            recv_q = max(recv_q, rq)
+    return best + (recv_q,)
+
+
+def scrape(port):
+    """GET /metrics: (seconds it took, {name: value} of the unlabelled samples)."""
+    t0 = time.monotonic()
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        text = r.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    return time.monotonic() - t0, values
+
+
+def case_broker_stalled(ctx):
+    broker = ctx.procs.add(Broker(ctx.workdir, "stall").start())
+    sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "stall").start())
+    # Only bess-1's topics (and the births of all): the others' messages would only load the subscribers.
+    col = ctx.procs.add(Collector(broker.port, ["sunspec/bess-1/#", "sunspec/gateway/status"], "stall-sub", persistent=True))
+    spb = ctx.procs.add(Collector(broker.port, ["spBv1.0/site1/NBIRTH/#", "spBv1.0/site1/NDEATH/#", "spBv1.0/site1/DBIRTH/gw-1/bess-1",
+                                                "spBv1.0/site1/DDATA/gw-1/bess-1"], "stall-spb", persistent=True))
+    names = ["bess-%d" % (i + 1) for i in range(STALL_DEVICES)]
+    path, metrics_port = ctx.sock("stall"), fi.free_port()
+    text = ('metrics: {listen: "127.0.0.1:%d"}\n' % metrics_port
+            + li.config_yaml(path, [{"name": n, "tcp": "127.0.0.1:%d" % sim.port, "unit": 1} for n in names],
+                             interval=STALL_INTERVAL)
+            + mqtt_yaml(broker.port, "gw-stall", prefix="sunspec", sparkplug=("site1", "gw-1"), keepalive="%ds" % STALL_KEEPALIVE))
+    gw = ctx.procs.add(li.Gateway(ctx.binary, ctx.workdir, "stall", text, path)).start()
+    sub = ctx.procs.add(li.Subscriber(gw.socket_path))
+    check(sub.wait(lambda s: all(s.state(n) == "online" for n in names), li.ONLINE_TIMEOUT),
+          "not every device online on the stream: %s" % gw.log_tail())
+    topic = "sunspec/bess-1/103/0"
+    check(col.wait(lambda c: len(c.on(topic)) >= 10, 20) and spb.wait(lambda c: sparkplug_messages(c, "DBIRTH", "bess-1"), 5),
+          "no steady readings before the stall: %s" % gw.log_tail())
+
+    def readings_between(t0, t1):
+        with sub.cond:
+            return len([1 for t, r in sub.records if r.get("type") == "reading" and t0 <= t < t1])
+
+    # The rate before the stall: a timed window of the stream.
+    t_base = time.monotonic()
+    threading.Event().wait(10)
+    os.kill(broker.proc.pid, signal.SIGSTOP)
+    t_stop = time.monotonic()
+    try:
+        before = readings_between(t_base, t_stop) / (t_stop - t_base)
+        # The stall itself (the scenario): every second, the kernel's queues and a /metrics scrape.
+        queued, max_recv_q, slowest, connected = (0, 0, 0), 0, 0.0, []
+        while time.monotonic() < t_stop + STALL:
+            sq, w, tb, rq = kernel_queues(broker.port, gw.proc.pid)
+            if sq >= queued[0]:
+                queued = (sq, w, tb)
+            max_recv_q = max(max_recv_q, rq)
+            took, values = scrape(metrics_port)
+            slowest = max(slowest, took)
+            connected.append(values.get("sunspec_gateway_mqtt_connected"))
+            threading.Event().wait(1)
+        t_cont = time.monotonic()
+        during = readings_between(t_stop, t_cont) / (t_cont - t_stop)
+    finally:
+        os.kill(broker.proc.pid, signal.SIGCONT)
+    wall_cont = time.time()
+    check(gw.alive(), "the gateway died during the stall: %s" % gw.log_tail())
+    check(during >= 0.8 * before, "the stream slowed during the stall: %.1f readings/s, %.1f before" % (during, before))
+    check(slowest < 2, "/metrics took %.1f s to answer during the stall" % slowest)
+    check(queued[1] >= queued[2] > 0 and max_recv_q > 0, "the kernel's buffers never filled: gateway Send-Q %d (queued %d of "
+          "sndbuf %d), broker Recv-Q %d" % (queued + (max_recv_q,)))
+    log = li.tail(gw.log_path, 1 << 22)
+    lost = [line for line in log.splitlines() if "lost the broker" in line]
+    # Both clients found the broker gone by its silence (PINGREQ unanswered), and say so.
+    check(len(lost) >= 2 and all("keepalive" in line for line in lost), "the loss is not logged as a keepalive timeout: %s" % lost)
+    # Back: a reading on the stream after SIGCONT reaches MQTT, and every reading of 103/0 before it, in order.
+    check(sub.wait(lambda s: any(t > t_cont + 1 for t, _r in s.readings("bess-1")), 10), "the stream stopped")
+    last_ts = [r["ts"] for t, r in sub.readings("bess-1") if t > t_cont + 1 and r["model"] == 103][0]
+    check(col.wait(lambda c: any(json.loads(p)["ts"] >= last_ts for _t, p, _r in c.on(topic)), 90),
+          "readings after SIGCONT did not arrive: %s" % gw.log_tail())
+    want = [r["ts"] for _t, r in sub.readings("bess-1") if r["model"] == 103 and r["index"] == 0 and r["ts"] <= last_ts]
+    got, seen = [], set()
+    for _t, p, _r in col.on(topic):
+        ts = json.loads(p)["ts"]
+        if ts not in seen:
+            seen.add(ts)
+            got.append(ts)
+    missing = [ts for ts in want if ts not in seen]
+    check(not missing, "%d of %d readings lost, first %s" % (len(missing), len(want), missing[:3]))
+    check(got == sorted(got), "readings out of order")
+    check(spb.wait(lambda c: len(sparkplug_messages(c, "NBIRTH")) >= 2 and len(sparkplug_messages(c, "DBIRTH", "bess-1")) >= 2, 30),
+          "no births after the reconnect: %s" % gw.log_tail())
+    # The node's births and deaths as a host sees them: after the last NBIRTH no NDEATH with its bdSeq (the
+    # Will of a connection gone, a reconnect's CONNECT the broker took only when it went on), which would
+    # mark the node offline while it is online.
+    with spb.cond:
+        nodes = [(tp.split("/")[2], {m.name: m for m in decode(p).metrics}["bdSeq"].long_value) for _t, tp, p, _r in spb.msgs
+                 if tp.split("/")[2] in ("NBIRTH", "NDEATH")]
+    last = max(i for i, (kind, _bd) in enumerate(nodes) if kind == "NBIRTH")
+    check(("NDEATH", nodes[last][1]) not in nodes[last:], "an NDEATH with the last NBIRTH's bdSeq after it: %s" % nodes)
+    check(col.wait(lambda c: c.on("sunspec/gateway/status")[-1][1] == b"online", 10), "gateway/status not online")
+    # The connections waiting for the broker when it went on: the live ones and the reconnects' CONNECTs it never answered.
+    with open(broker.log_path, errors="replace") as f:
+        waiting = len([l for l in f if "New connection from" in l and int(l.split(":", 1)[0]) >= int(wall_cont)])
+    return ("%.0f s SIGSTOP: stream %.0f readings/s (before %.0f), /metrics within %.2f s, mqtt_connected %s; kernel full: "
+            "gateway Send-Q %d B (write queue %d B of sndbuf %d B: EAGAIN), broker Recv-Q %d B; %d clients lost it (%s); %d of %d readings of "
+            "103/0 on MQTT in order; node %s; %d connections accepted by mosquitto at SIGCONT" % (
+                t_cont - t_stop, during, before, slowest, "1 for %d s, then 0" % connected.index(0) if 0 in connected else "1 throughout",
+                queued[0], queued[1], queued[2], max_recv_q, len(lost), lost[0].split("mqtt: ")[-1].split("; reconnecting")[0],
+                len(want) - len(missing), len(want), " ".join("%s %d" % n for n in nodes), waiting))
+
+
+def state_payload(online, timestamp):
+    return json.dumps({"online": online, "timestamp": timestamp}).encode()
+
+
+def case_primary_host(ctx):
+    broker = ctx.procs.add(Broker(ctx.workdir, "phid").start())
+    sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "phid").start())
+    col = ctx.procs.add(Collector(broker.port, ["spBv1.0/site1/#", "sunspec/bess-1/103/0"], "phid-sub"))
+    host = ctx.procs.add(Collector(broker.port, [], "scada1"))
+    state_topic = "spBv1.0/STATE/scada1"
+
+    def publish_state(online, timestamp):
+        host.client.publish(state_topic, state_payload(online, timestamp), qos=1, retain=True).wait_for_publish(5)
+
+    def log():
+        return li.tail(gw.log_path, 1 << 20)
+
+    gw = gateway(ctx, "phid", sim.port, mqtt_yaml(broker.port, "gw-phid", prefix="sunspec", sparkplug=("site1", "gw-1"),
+                                                  primary_host="scada1"))
+    sub = stream(ctx, gw)
+    waiting = "Sparkplug births wait for the primary host scada1"
+    # No STATE yet: the JSON topics flow, Sparkplug publishes nothing.
+    check(li.wait_until(lambda: waiting in log(), 15), "no wait for the primary host logged: %s" % gw.log_tail())
+    check(col.wait(lambda c: len(c.on("sunspec/bess-1/103/0")) >= 3, 20), "the JSON topics do not flow while Sparkplug waits")
+    check(not sparkplug_messages(col, "NBIRTH"), "NBIRTH before the primary host's STATE")
+    # Online (retained): NBIRTH, DBIRTH, then DDATA.
+    t0 = int(time.time() * 1000)
+    publish_state(True, t0)
+    check(col.wait(lambda c: sparkplug_messages(c, "DBIRTH", "bess-1") and sparkplug_messages(c, "DDATA", "bess-1"), 20),
+          "no births and DDATA after STATE online: %s" % gw.log_tail())
+    b0 = {m.name: m for m in sparkplug_messages(col, "NBIRTH")[0][1].metrics}["bdSeq"].long_value
+    # An offline STATE older than the online one: ignored.
+    publish_state(False, t0 - 1000)
+    check(li.wait_until(lambda: "STATE of scada1 ignored: timestamp %d is older than %d" % (t0 - 1000, t0) in log(), 10),
+          "the stale STATE is not ignored in the log: %s" % gw.log_tail())
+    # Offline (newer): NDEATH with the NBIRTH's bdSeq, a clean disconnect, connected again and waiting.
+    publish_state(False, t0 + 1000)
+    check(col.wait(lambda c: sparkplug_messages(c, "NDEATH"), 10), "no NDEATH after STATE offline: %s" % gw.log_tail())
+    death = {m.name: m for m in sparkplug_messages(col, "NDEATH")[0][1].metrics}["bdSeq"].long_value
+    check(death == b0, "NDEATH bdSeq %d, NBIRTH %d" % (death, b0))
+    check(li.wait_until(lambda: log().count(waiting) >= 2, 15), "not connected again to wait: %s" % gw.log_tail())
+    t_off = time.monotonic()
+    check(col.wait(lambda c: any(t > t_off for t, _p, _r in c.on("sunspec/bess-1/103/0")), 10), "the JSON topics stopped")
+    # A while offline (the simulator's values move every second): DDATA are kept.
+    check(sub.wait(lambda s: any(t > t_off + 1.5 for t, _r in s.readings("bess-1")), 10), "the stream stopped")
+    check(len(sparkplug_messages(col, "NBIRTH")) == 1, "NBIRTH while the primary host is offline")
+    # Online again: births with the next bdSeq, the DDATA kept meanwhile as history; the Will never sent.
+    publish_state(True, t0 + 2000)
+    check(col.wait(lambda c: len(sparkplug_messages(c, "NBIRTH")) == 2 and len(sparkplug_messages(c, "DBIRTH", "bess-1")) == 2, 20),
+          "no births after STATE online again: %s" % gw.log_tail())
+    t_birth, nbirth = sparkplug_messages(col, "NBIRTH")[1]
+    b1 = {m.name: m for m in nbirth.metrics}["bdSeq"].long_value
+    check(b1 == (b0 + 1) % 256, "bdSeq %d then %d" % (b0, b1))
+    check(col.wait(lambda c: any(t >= t_birth and p.metrics and all(m.is_historical for m in p.metrics)
+                                 for t, p in sparkplug_messages(c, "DDATA", "bess-1")), 10), "no historical DDATA after the births")
+    check(len(sparkplug_messages(col, "NDEATH")) == 1, "%d NDEATHs (the Will sent?)" % len(sparkplug_messages(col, "NDEATH")))
+    return "no births before STATE online; births after it (bdSeq %d); an older STATE ignored; offline: NDEATH bdSeq %d, " \
+           "reconnected, waiting; online again: births bdSeq %d, kept DDATA historical; JSON topics throughout" % (b0, death, b1)
+
+
 def test_ca(workdir, name="tls"):
     """A CA and a broker certificate for localhost and 127.0.0.1, made with openssl."""
     files = {k: os.path.join(workdir, "%s-%s.pem" % (name, k)) for k in ("ca", "cakey", "cert", "key", "csr")}
@@ -688,7 +893,7 @@ def case_tls(ctx):
 
 
 CASES = {"json-topics": case_json_topics, "sparkplug": case_sparkplug, "dcmd": case_dcmd, "broker-restart": case_broker_restart,
-         "tls": case_tls}
+         "broker-stalled": case_broker_stalled, "primary-host": case_primary_host, "tls": case_tls}
 
 
 def main(argv=None):
