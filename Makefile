@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 GATEWAY_DEBUG := .build/debug/sunspec-gateway
 GATEWAY_RELEASE := .build/release/sunspec-gateway
-APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll prometheus systemd libmosquitto-dev mosquitto
+APT_PACKAGES := libmodbus-dev pkg-config socat mbpoll prometheus systemd libmosquitto-dev mosquitto iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build release demo test unit interop lint deps venv bench fuzz models clean
@@ -12,7 +12,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: build
 
 ## Install what is missing: the Debian packages (libmodbus-dev, socat, mbpoll; prometheus for the metrics
-## interop suite, systemd for systemd-analyze verify of the unit; libmosquitto-dev and mosquitto for MQTT).
+## interop suite, systemd for systemd-analyze verify of the unit; libmosquitto-dev and mosquitto for MQTT;
+## iproute2: ss, for the broker-stalled case).
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
