@@ -606,6 +606,22 @@ def control_get(ctx, csock, point):
     return p.returncode, ans, p.stderr.decode("utf-8", "replace"), None, None
 
 
+def check_replayed_in_order(sub, col, topic, last_ts):
+    """Every reading of bess-1's 103/0 the stream had up to `last_ts` is on MQTT `topic`, in order
+    (redeliveries aside); returns the stream's readings (their ts) and how many of them MQTT had."""
+    want = [r["ts"] for _t, r in sub.readings("bess-1") if r["model"] == 103 and r["index"] == 0 and r["ts"] <= last_ts]
+    got, seen = [], set()
+    for _t, p, _r in col.on(topic):
+        ts = json.loads(p)["ts"]
+        if ts not in seen:
+            seen.add(ts)
+            got.append(ts)
+    missing = [ts for ts in want if ts not in seen]
+    check(not missing, "%d of %d readings lost, first %s" % (len(missing), len(want), missing[:3]))
+    check(got == sorted(got), "readings out of order")
+    return want, len(want) - len(missing)
+
+
 def case_broker_restart(ctx):
     broker = ctx.procs.add(Broker(ctx.workdir, "restart").start())
     sim = ctx.procs.add(Simulator(ctx.binary, ctx.workdir, "restart").start())
@@ -638,16 +654,7 @@ def case_broker_restart(ctx):
     check(spb.wait(lambda c: len(sparkplug_messages(c, "NBIRTH")) >= 2 and len(sparkplug_messages(c, "DBIRTH", "bess-1")) >= 2, 30),
           "no births after the restart")
     # Every reading of 103/0 the stream had up to then is on MQTT, in order (redeliveries aside).
-    want = [r["ts"] for _t, r in sub.readings("bess-1") if r["model"] == 103 and r["index"] == 0 and r["ts"] <= last_ts]
-    got, seen = [], set()
-    for _t, p, _r in col.on(topic):
-        ts = json.loads(p)["ts"]
-        if ts not in seen:
-            seen.add(ts)
-            got.append(ts)
-    missing = [ts for ts in want if ts not in seen]
-    check(not missing, "%d of %d readings lost, first %s" % (len(missing), len(want), missing[:3]))
-    check(got == sorted(got), "readings out of order")
+    want, delivered = check_replayed_in_order(sub, col, topic, last_ts)
     # Births again, bdSeq one more; DDATA kept while away are historical.
     births = sparkplug_messages(spb, "NBIRTH")
     b0 = {m.name: m for m in births[0][1].metrics}["bdSeq"].long_value
@@ -660,7 +667,7 @@ def case_broker_restart(ctx):
     check(col.wait(lambda c: c.on("sunspec/gateway/status")[-1][1] == b"online", 10), "gateway/status not online")
     check(during >= OUTAGE / 0.5 * 0.8, "the stream slowed while the broker was away: %d readings" % during)
     return "%.0f s outage: %d stream readings meanwhile, %d of %d readings of 103/0 on MQTT in order, %d historical DDATA, bdSeq %d->%d" % (
-        t_up - t_kill, during, len(want) - len(missing), len(want), len(historical), b0, b1)
+        t_up - t_kill, during, delivered, len(want), len(historical), b0, b1)
 
 
 STALL = 20.0
@@ -767,16 +774,7 @@ def case_broker_stalled(ctx):
     last_ts = [r["ts"] for t, r in sub.readings("bess-1") if t > t_cont + 1 and r["model"] == 103][0]
     check(col.wait(lambda c: any(json.loads(p)["ts"] >= last_ts for _t, p, _r in c.on(topic)), 90),
           "readings after SIGCONT did not arrive: %s" % gw.log_tail())
-    want = [r["ts"] for _t, r in sub.readings("bess-1") if r["model"] == 103 and r["index"] == 0 and r["ts"] <= last_ts]
-    got, seen = [], set()
-    for _t, p, _r in col.on(topic):
-        ts = json.loads(p)["ts"]
-        if ts not in seen:
-            seen.add(ts)
-            got.append(ts)
-    missing = [ts for ts in want if ts not in seen]
-    check(not missing, "%d of %d readings lost, first %s" % (len(missing), len(want), missing[:3]))
-    check(got == sorted(got), "readings out of order")
+    want, delivered = check_replayed_in_order(sub, col, topic, last_ts)
     check(spb.wait(lambda c: len(sparkplug_messages(c, "NBIRTH")) >= 2 and len(sparkplug_messages(c, "DBIRTH", "bess-1")) >= 2, 30),
           "no births after the reconnect: %s" % gw.log_tail())
     # The node's births and deaths as a host sees them: after the last NBIRTH no NDEATH with its bdSeq (the
@@ -796,7 +794,7 @@ def case_broker_stalled(ctx):
             "103/0 on MQTT in order; node %s; %d connections accepted by mosquitto at SIGCONT" % (
                 t_cont - t_stop, during, before, slowest, "1 for %d s, then 0" % connected.index(0) if 0 in connected else "1 throughout",
                 queued[0], queued[1], queued[2], max_recv_q, len(lost), lost[0].split("mqtt: ")[-1].split("; reconnecting")[0],
-                len(want) - len(missing), len(want), " ".join("%s %d" % n for n in nodes), waiting))
+                delivered, len(want), " ".join("%s %d" % n for n in nodes), waiting))
 
 
 def state_payload(online, timestamp):
